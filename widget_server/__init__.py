@@ -1,0 +1,29 @@
+"""Sharebar's Flask application factory; everything else lives in the modules it wires up."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
+    from . import cli, db, embed, ops, problems, settings
+
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.from_prefixed_env("WIDGET")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    settings.finalise(app)
+    db.init_app(app)
+    cli.init_app(app)
+    problems.init_app(app)
+    app.register_blueprint(embed.bp)
+    app.register_blueprint(ops.bp)
+    if app.config["DEMO"]:
+        from . import demo
+
+        app.register_blueprint(demo.bp)
+    return app

@@ -1,0 +1,82 @@
+"""The widget's files as browsers get them: registry injected, minified, gzipped, ETagged.
+
+The source in ``static/`` stays readable and runs as written; the server does at first
+request what a build step would do, and keeps the result in memory until the file changes.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import rcssmin
+import rjsmin
+from flask import Response, request
+
+from . import platforms
+
+REGISTRY_MARK = "/*@services@*/null"
+MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str
+    mimetype: str
+
+
+_built: dict[str, tuple[float, Asset]] = {}
+
+
+def static_dir() -> Path:
+    """``static/`` of the checkout, or where an installed wheel put it."""
+    try:
+        return Path(str(resources.files("widget_server.static")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "static"
+
+
+def _transform(name: str, text: str) -> str:
+    if name == "sharebar.js":
+        registry = json.dumps(platforms.registry(), ensure_ascii=False, separators=(",", ":"))
+        return str(rjsmin.jsmin(text.replace(REGISTRY_MARK, registry)))
+    if name.endswith(".css"):
+        return str(rcssmin.cssmin(text))
+    return text
+
+
+def build(name: str) -> Asset:
+    """The served form of ``static/<name>`` (rebuilt when the source file changes)."""
+    path = static_dir() / name
+    mtime = path.stat().st_mtime
+    cached = _built.get(name)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    body = _transform(name, path.read_text("utf-8")).encode("utf-8")
+    mimetype = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
+    asset = Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:20], mimetype)
+    _built[name] = (mtime, asset)
+    return asset
+
+
+def send(asset: Asset) -> Response:
+    """Answer with the asset: 304 when the browser has it, gzip when it takes it."""
+    headers = {
+        "Cache-Control": f"public, max-age={MAX_AGE}, stale-while-revalidate=86400",
+        "ETag": f'"{asset.etag}"',
+        "Vary": "Accept-Encoding",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if asset.etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    body = asset.body
+    if request.accept_encodings.quality("gzip") > 0:
+        body = asset.gzipped
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, mimetype=asset.mimetype, headers=headers)

@@ -1,0 +1,84 @@
+"""The database connection's life cycle: one engine per app, one ORM session per request.
+
+Sites, owners and tokens go through the typed ORM models; the hot ingest path and the
+stats queries use SQLAlchemy Core on ``engine()`` directly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def normalise_url(url: str) -> str:
+    """Let ``postgres://`` and ``postgresql://`` URLs use the psycopg 3 driver we ship."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers and the single writer overlap; foreign keys are off by default.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["widget_engine"] = make_engine(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    engine: Engine = current_app.extensions["widget_engine"]
+    return engine
+
+
+def session() -> Session:
+    """The request's ORM session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = Session(engine(), expire_on_commit=False)
+    result: Session = g.db_session
+    return result
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    opened = g.pop("db_session", None)
+    if opened is not None:
+        opened.close()
+
+
+def alembic_config(bind: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = bind
+    return cfg
+
+
+def upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema of the app's database to ``revision``."""
+    command.upgrade(alembic_config(engine()), revision)
+
+
+def downgrade(revision: str) -> None:
+    command.downgrade(alembic_config(engine()), revision)

@@ -1,0 +1,126 @@
+"""The embed surface: what a reader's browser fetches from pages that carry the bar.
+
+    GET  /static/sharebar.js     widget_script      the widget (registry injected, minified)
+    GET  /static/sharebar.css    widget_stylesheet  its stylesheet
+    GET  /v1/config              site_config        a site's bar defaults (+ the page's counts)
+    POST /v1/events              record_event       share beacons (sendBeacon, text/plain)
+    GET  /v1/counts              page_counts        share counts of one page
+    GET  /v1/qr.svg              qr_code            the WeChat QR code of a page
+
+No cookies are read or set here, and CORS is open: every answer is public by design.
+"""
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import assets, db, ingest, sites, stats
+from .models import Site
+from .problems import Problem
+from .urls import BadURL, clean_url, url_host
+
+bp = Blueprint("embed", __name__)
+
+
+@bp.after_request
+def open_cors(response: Response) -> Response:
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    response.headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
+    return response
+
+
+@bp.get("/static/sharebar.js")
+def widget_script() -> Response:
+    return assets.send(assets.build("sharebar.js"))
+
+
+@bp.get("/static/sharebar.css")
+def widget_stylesheet() -> Response:
+    return assets.send(assets.build("sharebar.css"))
+
+
+def page_of_site(site: Site, raw: str | None) -> str:
+    """The cleaned ``url`` parameter; a Problem unless it is a page of ``site``."""
+    try:
+        url = clean_url(raw)
+    except BadURL as exc:
+        raise Problem(400, "invalid-url", str(exc), "url") from None
+    if not sites.host_allowed(url_host(url), site.domains):
+        raise Problem(403, "foreign-domain", "The page is not on one of the site's domains.", "url")
+    return url
+
+
+def check_origin(site: Site) -> None:
+    """Refuse a beacon a browser sent from a page outside the site's domains."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    host = url_host(origin) if origin != "null" else ""
+    if not sites.host_allowed(host, site.domains):
+        raise Problem(403, "foreign-origin", "The beacon comes from a page outside the site's domains.")
+
+
+@bp.get("/v1/config")
+def site_config() -> Response:
+    site = sites.site_from_key(request.args.get("site"))
+    bar = sites.bar_settings(site)
+    counts = None
+    if bar["counts"] and request.args.get("url"):
+        url = page_of_site(site, request.args["url"])
+        with db.engine().connect() as conn:
+            counts = stats.page_counts(conn, site.id, url)
+    response = jsonify(site=bar, counts=counts)
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.post("/v1/events", provide_automatic_options=False)
+def record_event() -> Response:
+    limit = current_app.config["MAX_BEACON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
+    beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
+    site = sites.site_from_key(beacon.site_key)
+    page_of_site(site, beacon.url)
+    check_origin(site)
+    with db.engine().begin() as conn:
+        ingest.record(conn, site.id, beacon)
+    return Response(status=204)
+
+
+@bp.route("/v1/events", methods=["OPTIONS"])
+def events_preflight() -> Response:
+    """Let scripts POST ``application/json`` too (``sendBeacon`` with text/plain needs none)."""
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+@bp.get("/v1/counts")
+def page_counts() -> Response:
+    site = sites.site_from_key(request.args.get("site"))
+    url = page_of_site(site, request.args.get("url"))
+    with db.engine().connect() as conn:
+        response = jsonify(stats.page_counts(conn, site.id, url))
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
+
+
+@bp.get("/v1/qr.svg")
+def qr_code() -> Response:
+    """A QR code of the page, as SVG, for pages of registered sites only."""
+    site = sites.site_from_key(request.args.get("site"))
+    url = page_of_site(site, request.args.get("url"))
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
+                                     title="QR", dark="#000", light="#fff")
+    response = Response(out.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,54 @@
+"""One error shape for every machine-facing answer: RFC 9457 ``application/problem+json``."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "https://sharebar.invalid/problems/"
+
+
+class Problem(Exception):
+    """Raise to answer the request with a problem document.
+
+    ``code`` is a stable machine-readable reason (``unknown-service``), ``detail`` the
+    human explanation, ``param`` the offending parameter or field when there is one.
+    """
+
+    def __init__(self, status: int, code: str, detail: str, param: str | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.param = status, code, detail, param
+
+
+def problem_response(status: int, code: str, title: str, detail: str, param: str | None = None) -> Response:
+    body = {"type": PROBLEM_TYPE + code, "title": title, "status": status, "detail": detail}
+    if param:
+        body["param"] = param
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _from_problem(exc: Problem) -> Response:
+    title = exc.code.replace("-", " ").capitalize()
+    return problem_response(exc.status, exc.code, title, exc.detail, exc.param)
+
+
+def _from_http(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    code = (exc.name or "error").lower().replace(" ", "-")
+    return problem_response(status, code, exc.name or "Error", exc.description or "")
+
+
+def _from_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return problem_response(500, "internal-error", "Internal error", "The server failed; nothing was stored.")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(Problem, _from_problem)
+    app.register_error_handler(HTTPException, _from_http)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,34 @@
+"""Every signature Sharebar makes, one serializer per purpose, each with its own salt.
+
+The key list comes from ``WIDGET_SECRET_KEYS`` with the newest first: the first key signs,
+every key verifies, so a secret rotates by putting a new one in front and dropping the old
+one once what it signed has expired. itsdangerous wants the list oldest first, hence the
+reversal.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+
+Purpose = Literal["site-key", "api-token", "actor", "feed"]
+
+
+def serializer(purpose: Purpose, keys: list[str] | None = None) -> URLSafeSerializer:
+    secrets = keys if keys is not None else current_app.config["SECRET_KEYS"]
+    return URLSafeSerializer(list(reversed(secrets)), salt=purpose)
+
+
+def site_key(site_id: int, keys: list[str] | None = None) -> str:
+    """The public key a site puts in its script tag: its id, signed."""
+    return serializer("site-key", keys).dumps(site_id)
+
+
+def site_id_from_key(key: str, keys: list[str] | None = None) -> int | None:
+    """The site id a key names, or None when the key is not one we signed."""
+    try:
+        value = serializer("site-key", keys).loads(key)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

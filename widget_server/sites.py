@@ -1,0 +1,97 @@
+"""Sites: registration, their domains, their bar defaults, and finding one from its key."""
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from flask import current_app, has_request_context, request
+from sqlalchemy import select
+
+from . import db, platforms, signing
+from .models import Site
+from .problems import Problem
+
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+BAR_DEFAULTS: dict[str, Any] = {
+    "services": list(platforms.DEFAULT_SERVICES),
+    "theme": "auto",
+    "size": "medium",
+    "layout": "inline",
+    "counts": False,
+    "lang": None,
+}
+
+
+def clean_domain(value: str) -> str:
+    """A bare lower-case host name (IDN as punycode); raises ValueError otherwise."""
+    host = value.strip().lower().rstrip(".")
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", host).split("/")[0].split(":")[0]
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"not a domain: {value!r}") from exc
+    if not DOMAIN.match(host):
+        raise ValueError(f"not a domain: {value!r}")
+    return host
+
+
+def host_allowed(host: str, domains: list[str]) -> bool:
+    """True when ``host`` is one of ``domains`` or a subdomain of one."""
+    host = host.lower().rstrip(".")
+    return any(host == d or host.endswith("." + d) for d in domains)
+
+
+def create_site(name: str, domains: list[str]) -> Site:
+    """Register a site; raises ValueError for an empty name or a bad domain."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValueError("a site needs a name of 1 to 200 characters")
+    cleaned = list(dict.fromkeys(clean_domain(d) for d in domains))
+    if not cleaned:
+        raise ValueError("a site needs at least one domain")
+    site = Site(name=name, domains=cleaned, secret=secrets.token_urlsafe(32), settings={})
+    session = db.session()
+    session.add(site)
+    session.commit()
+    return site
+
+
+def bar_settings(site: Site) -> dict[str, Any]:
+    """The site's bar defaults, PRODUCT defaults filled in for what it did not choose."""
+    return {**BAR_DEFAULTS, **(site.settings or {})}
+
+
+def site_from_key(key: str | None, param: str = "site") -> Site:
+    """The site a signed key names; a Problem (400/404) when there is none."""
+    if not key:
+        raise Problem(400, "missing-site", "The site key is missing.", param)
+    site_id = signing.site_id_from_key(key)
+    if site_id is None:
+        raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise Problem(404, "unknown-site", "No site has this key.", param)
+    return site
+
+
+def sites_by_id() -> list[Site]:
+    return list(db.session().scalars(select(Site).order_by(Site.id)))
+
+
+def public_url() -> str:
+    """This server's public origin: the setting, else the request's own host."""
+    configured: str | None = current_app.config["PUBLIC_URL"]
+    if configured:
+        return configured
+    return request.host_url.rstrip("/") if has_request_context() else "http://127.0.0.1:5000"
+
+
+def snippet(site: Site, server: str) -> str:
+    """The exact HTML a site owner pastes."""
+    key = signing.site_key(site.id)
+    return (
+        "<div data-sharebar></div>\n"
+        f'<script async src="{server}/static/sharebar.js" data-site="{key}"></script>'
+    )
