@@ -97,8 +97,17 @@ def site(app: Flask) -> Registered:
     return register(app)
 
 
+BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/156.0.0.0 Safari/537.36")
+
+
 class BeaconSender:
-    """Posts share beacons as ``navigator.sendBeacon`` does: a text/plain JSON string."""
+    """Posts beacons as ``navigator.sendBeacon`` does: a text/plain JSON string, from a
+    reader at ``ip`` with a desktop browser's user agent unless told otherwise.
+    """
+
+    ip = "203.0.113.7"
+    user_agent = BROWSER_UA
 
     def __init__(self, client: FlaskClient, site: Registered):
         self.client, self.site = client, site
@@ -110,12 +119,28 @@ class BeaconSender:
         }
         return {**base, **fields}
 
-    def send(self, headers: dict[str, str] | None = None, **fields: Any) -> TestResponse:
-        return self.post(json.dumps(self.body(**fields)), headers=headers)
+    def send(self, headers: dict[str, str] | None = None, ip: str | None = None, **fields: Any) -> TestResponse:
+        return self.post(json.dumps(self.body(**fields)), headers=headers, ip=ip)
 
     def post(self, data: str | bytes, content_type: str = "text/plain;charset=UTF-8",
-             headers: dict[str, str] | None = None) -> TestResponse:
-        return self.client.post("/v1/events", data=data, content_type=content_type, headers=headers or {})
+             headers: dict[str, str] | None = None, ip: str | None = None) -> TestResponse:
+        headers = {"User-Agent": self.user_agent, **(headers or {})}
+        environ = {"REMOTE_ADDR": ip or self.ip}
+        return self.client.post("/v1/events", data=data, content_type=content_type, headers=headers,
+                                environ_base=environ)
+
+    def share(self, ip: str | None = None, headers: dict[str, str] | None = None, **fields: Any) -> str:
+        """Send a share with a fresh share code; return the code."""
+        code = fields.pop("code", uuid.uuid4().hex[:12])
+        response = self.post(json.dumps(self.body(code=code, **fields)), headers=headers, ip=ip)
+        assert response.status_code == 204, response.get_data(as_text=True)
+        return str(code)
+
+    def clickback(self, code: str | None, ip: str = "198.51.100.20", headers: dict[str, str] | None = None,
+                  **fields: Any) -> TestResponse:
+        body = {"type": "clickback", "site": self.site.key, "url": f"https://example.com/post/1?_sb={code}",
+                "code": code, "id": uuid.uuid4().hex, "referrer": "https://weibo.com/u/123", **fields}
+        return self.post(json.dumps(body), headers=headers, ip=ip)
 
 
 @pytest.fixture

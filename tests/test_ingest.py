@@ -20,7 +20,7 @@ def test_share_beacon_is_stored_and_counted(app: Flask, beacon: BeaconSender) ->
     response = beacon.send(service="weibo")
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
-    beacon.send(service="weibo")
+    beacon.send(service="weibo", ip="203.0.113.8")
     beacon.send(service="x", url="https://example.com/post/1?utm_source=feed#comments")
     rows = table_rows(app, "events")
     assert sorted(row.service for row in rows) == ["weibo", "weibo", "x"]

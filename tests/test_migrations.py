@@ -4,10 +4,12 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
+from conftest import register
 from widget_server import db
 from widget_server.models import Base
+from widget_server.urls import url_hash
 
 
 def tables(app: Flask) -> set[str]:
@@ -37,3 +39,28 @@ def test_db_upgrade_command(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert tables(app) == set(Base.metadata.tables)
+
+
+def test_shares_counted_before_0002_survive_it_and_its_downgrade(app: Flask) -> None:
+    with app.app_context():
+        db.downgrade("0001")
+    site = register(app)
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(text("INSERT INTO pages (id, site_id, url, url_hash, created_at) "
+                          "VALUES (1, :site, 'https://example.com/old', :hash, '2026-01-01')"),
+                     {"site": site.id, "hash": url_hash("https://example.com/old")})
+        conn.execute(text("INSERT INTO daily_rollups (site_id, day, page_id, service, shares) "
+                          "VALUES (:site, '2026-01-01', 1, 'weibo', 5), (:site, '2026-01-02', 1, 'x', 2)"),
+                     {"site": site.id})
+    client = app.test_client()
+
+    def counts() -> dict:
+        return client.get("/v1/counts", query_string={"site": site.key, "url": "https://example.com/old"}).get_json()
+
+    with app.app_context():
+        db.upgrade()
+    assert counts() == {"url": "https://example.com/old", "total": 7, "services": {"weibo": 5, "x": 2}}
+    with app.app_context():
+        db.downgrade("0001")
+        db.upgrade()
+    assert counts()["total"] == 7

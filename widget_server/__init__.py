@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import cli, db, embed, ops, problems, settings
+    from . import cli, db, embed, limits, ops, problems, settings
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -17,8 +17,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     settings.finalise(app)
+    if app.config["TRUSTED_PROXIES"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
     cli.init_app(app)
+    limits.init_app(app)
     problems.init_app(app)
     app.register_blueprint(embed.bp)
     app.register_blueprint(ops.bp)

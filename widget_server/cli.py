@@ -6,7 +6,7 @@ import json
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from . import create_app, db, signing, sites
 
@@ -89,7 +89,14 @@ def demo_command(host: str, port: int) -> None:
         click.echo(f"Demo site {site.id} with key {signing.site_key(site.id)}")
     click.echo(f"Open http://{host}:{port}/demo to see the share bar.")
     # app.run() refuses to start inside Flask's CLI, so serve with Werkzeug directly.
-    run_simple(host, port, app, threaded=True)
+    run_simple(host, port, app, threaded=True, request_handler=AnonymousRequestLog)
+
+
+class AnonymousRequestLog(WSGIRequestHandler):
+    """The development server's request log, without the client's address."""
+
+    def address_string(self) -> str:
+        return "-"
 
 
 if __name__ == "__main__":

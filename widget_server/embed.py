@@ -3,7 +3,7 @@
     GET  /static/sharebar.js     widget_script      the widget (registry injected, minified)
     GET  /static/sharebar.css    widget_stylesheet  its stylesheet
     GET  /v1/config              site_config        a site's bar defaults (+ the page's counts)
-    POST /v1/events              record_event       share beacons (sendBeacon, text/plain)
+    POST /v1/events              record_event       share and click-back beacons (sendBeacon)
     GET  /v1/counts              page_counts        share counts of one page
     GET  /v1/qr.svg              qr_code            the WeChat QR code of a page
 
@@ -15,9 +15,10 @@ import io
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import Connection
 
-from . import assets, db, ingest, sites, stats
-from .models import Site
+from . import assets, db, ingest, limits, sites, stats, visitors
+from .models import Site, utcnow
 from .problems import Problem
 from .urls import BadURL, clean_url, url_host
 
@@ -78,19 +79,37 @@ def site_config() -> Response:
 
 @bp.post("/v1/events", provide_automatic_options=False)
 def record_event() -> Response:
-    limit = current_app.config["MAX_BEACON_BYTES"]
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
-    body = request.stream.read(limit + 1)
-    if len(body) > limit:
-        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
-    beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
+    """Store a beacon. 204 also for a retried one; nothing is stored for any 4xx."""
+    beacon = ingest.parse_beacon(ingest.decode_body(read_body(), request.content_type))
     site = sites.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
     with db.engine().begin() as conn:
-        ingest.record(conn, site.id, beacon)
+        reader = current_reader(conn, site.id)
+        limits.check("RATE_LIMIT_VISITOR", site.id, reader.visitor)
+        limits.check("RATE_LIMIT_SITE", site.id)
+        address_bar = bool(sites.bar_settings(site)["address_bar"])
+        ingest.record(conn, site.id, beacon, reader, address_bar)
     return Response(status=204)
+
+
+def read_body() -> bytes:
+    """The body, refused unread when it says it is too large and cut off when it lies."""
+    limit = current_app.config["MAX_BEACON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
+    body: bytes = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise Problem(413, "too-large", f"A beacon is at most {limit} bytes.")
+    return body
+
+
+def current_reader(conn: Connection, site_id: int) -> ingest.Reader:
+    """The request's reader as a daily hash; the IP and user agent go no further than here."""
+    salt = visitors.daily_salt(conn, utcnow().date())
+    agent = request.headers.get("User-Agent", "")
+    visitor = visitors.visitor_hash(salt, site_id, request.remote_addr or "", agent)
+    return ingest.Reader(visitor, visitors.is_bot(agent))
 
 
 @bp.route("/v1/events", methods=["OPTIONS"])

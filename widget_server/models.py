@@ -68,15 +68,34 @@ events = Table(
     Column("id", BigId, primary_key=True),
     Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
     Column("event_id", String(64), nullable=False),
-    Column("type", String(16), nullable=False),
+    Column("type", String(16), nullable=False),  # share | clickback
     Column("service", String(32), nullable=False),
     Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
     Column("day", Date, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # counted | repeat (same visitor, same thing, same day) | bot; only "counted" is in the counts
+    Column("status", String(8), nullable=False, server_default="counted"),
+    Column("visitor", String(32)),  # salted daily hash, never the IP or user agent
+    Column("code", String(40)),  # the share code the link carried
+    Column("referrer", String(255)),  # host only
+    Column("age_seconds", Integer),  # clickbacks: time since the share
     UniqueConstraint("site_id", "event_id", name="uq_events_site_event"),
     Index("ix_events_site_day", "site_id", "day"),
 )
 
+share_codes = Table(
+    "share_codes",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("code", String(40), primary_key=True),
+    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
+    Column("service", String(32), nullable=False),
+    Column("visitor", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per site, day, page, service, referrer host ('' for shares) and action verb ('' for
+# plain shares); every stats query is a sum over these rows.
 daily_rollups = Table(
     "daily_rollups",
     Base.metadata,
@@ -84,8 +103,56 @@ daily_rollups = Table(
     Column("day", Date, primary_key=True),
     Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True),
     Column("service", String(32), primary_key=True),
-    Column("shares", Integer, nullable=False, default=0),
+    Column("referrer", String(255), primary_key=True, server_default=""),
+    Column("action", String(32), primary_key=True, server_default=""),
+    Column("shares", Integer, nullable=False, server_default="0"),
+    Column("clickbacks", Integer, nullable=False, server_default="0"),
+    Column("bot_shares", Integer, nullable=False, server_default="0"),
+    Column("bot_clickbacks", Integer, nullable=False, server_default="0"),
     Index("ix_rollups_page", "page_id", "service"),
 )
 
+# Distinct sharers and click-back visitors per day, for the whole site (dim '' / value '')
+# and per page (value = page id), platform (service) and referrer host.
+daily_uniques = Table(
+    "daily_uniques",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("dim", String(16), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("sharers", Integer, nullable=False, server_default="0"),
+    Column("visitors", Integer, nullable=False, server_default="0"),
+)
 
+# What was already seen today (a repeat share, a visitor already counted as unique); kept two
+# days, like the salts that make the hashes in it meaningless afterwards.
+daily_marks = Table(
+    "daily_marks",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("mark", String(40), primary_key=True),
+)
+
+salts = Table(
+    "salts",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("salt", String(64), nullable=False),
+)
+
+
+class ApiToken(Base):
+    """A partner token: only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    site_ids: Mapped[list[int]] = mapped_column(JSON)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

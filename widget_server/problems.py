@@ -34,7 +34,11 @@ def problem_response(status: int, code: str, title: str, detail: str, param: str
 
 def _from_problem(exc: Problem) -> Response:
     title = exc.code.replace("-", " ").capitalize()
-    return problem_response(exc.status, exc.code, title, exc.detail, exc.param)
+    response = problem_response(exc.status, exc.code, title, exc.detail, exc.param)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _from_http(exc: HTTPException) -> Response:

@@ -20,8 +20,12 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite in the instance folder
     "SECRET_KEYS": None,  # comma list; the first signs, all verify
     "REDIS_URL": None,
+    "REDIS_PREFIX": "sharebar",  # namespace of Sharebar's keys in a shared Redis
     "PUBLIC_URL": None,  # e.g. https://share.example.com; default: the request's host
     "MAX_BEACON_BYTES": 8192,
+    "RATE_LIMIT_VISITOR": "60/minute",  # beacons per visitor hash and site
+    "RATE_LIMIT_SITE": "6000/minute",  # beacons per site, all visitors together
+    "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For
     "DEMO": False,
     "TESTING": False,
 }

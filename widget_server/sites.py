@@ -21,6 +21,8 @@ BAR_DEFAULTS: dict[str, Any] = {
     "layout": "inline",
     "counts": False,
     "lang": None,
+    "address_bar": False,  # tag the address so links copied from it are attributed
+    "public_leaderboard": False,
 }
 
 

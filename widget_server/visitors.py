@@ -1,0 +1,65 @@
+"""Who a reader is, as far as counting needs: a hash that changes every day, and a bot flag.
+
+The hash is SHA-256 of a random salt of the day, the site, the IP and the user agent, as
+privacy-first analytics compute it: it tells two requests of one day apart, and nothing
+else. The IP and user agent are used here and never stored or logged; salts are stored so
+that every worker and host agrees on the day's salt, and deleted after two days, which makes
+every hash of those days meaningless.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import date, timedelta
+from functools import lru_cache
+
+from crawlerdetect import CrawlerDetect
+from sqlalchemy import Connection, delete, select
+
+from .models import daily_marks, salts
+
+KEEP_DAYS = 2
+_salts: dict[tuple[str, date], str] = {}  # (database, day) -> salt; this process's copy
+
+
+def daily_salt(conn: Connection, day: date) -> str:
+    """The salt of ``day``, created (and older salts deleted) by the first request of the day."""
+    key = (str(conn.engine.url), day)
+    cached = _salts.get(key)
+    if cached is not None:
+        return cached
+    from .ingest import dialect_insert
+
+    salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
+    if salt is None:
+        new = {"day": day, "salt": secrets.token_hex(32)}
+        conn.execute(dialect_insert(conn, salts).values(new).on_conflict_do_nothing())
+        salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
+        forget_before(conn, day - timedelta(days=KEEP_DAYS - 1))
+    for old in [k for k in _salts if k[1] < day]:
+        del _salts[old]
+    _salts[key] = str(salt)
+    return str(salt)
+
+
+def forget_before(conn: Connection, day: date) -> None:
+    """Delete the salts and the day marks older than ``day``."""
+    conn.execute(delete(salts).where(salts.c.day < day))
+    conn.execute(delete(daily_marks).where(daily_marks.c.day < day))
+
+
+def visitor_hash(salt: str, site_id: int, ip: str, user_agent: str) -> str:
+    material = "\x1f".join((salt, str(site_id), ip, user_agent)).encode("utf-8", "replace")
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+_detector = CrawlerDetect()
+
+
+@lru_cache(maxsize=4096)
+def is_bot(user_agent: str) -> bool:
+    """Crawlers, link-preview fetchers and headless browsers, by the CrawlerDetect list.
+
+    An empty user agent is a bot: every browser sends one.
+    """
+    return not user_agent.strip() or bool(_detector.isCrawler(user_agent))
