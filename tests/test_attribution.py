@@ -227,3 +227,20 @@ def test_redis_limits_are_shared_between_workers(tmp_path: Any, database_url: st
     one, two = BeaconSender(first.test_client(), site), BeaconSender(second.test_client(), site)
     statuses = [sender.send().status_code for sender in (one, two, one, two, one, two)]
     assert statuses == [204, 204, 204, 204, 429, 429]
+
+
+def test_per_dimension_totals_agree_with_the_fine_rollups(app: Flask, beacon: BeaconSender) -> None:
+    codes = [beacon.share(service=service, url=f"https://example.com/{n}", ip=f"203.0.113.{n}")
+             for n, service in enumerate(["weibo", "weibo", "qq", "x"])]
+    for n, code in enumerate(codes):
+        beacon.clickback(code, url=f"https://example.com/{n}", ip=f"198.51.100.{n}")
+        beacon.clickback(code, url=f"https://example.com/{n}", headers={"User-Agent": "Twitterbot/1.0"})
+    beacon.clickback(codes[0], url="https://example.com/0", referrer="https://t.co/x", ip="198.51.100.99")
+    fine = totals(app)
+    rows = table_rows(app, "daily_uniques")
+    for dim in ("", "page", "platform"):
+        for counter in fine:
+            assert sum(getattr(row, counter) for row in rows if row.dim == dim) == fine[counter], (dim, counter)
+    assert fine == {"shares": 4, "clickbacks": 5, "bot_shares": 0, "bot_clickbacks": 4}
+    referrers = {row.value: row.clickbacks for row in rows if row.dim == "referrer"}
+    assert referrers == {"weibo.com": 4, "t.co": 1}

@@ -6,7 +6,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from conftest import register
+from conftest import register, table_rows
 from widget_server import db
 from widget_server.models import Base
 from widget_server.urls import url_hash
@@ -60,6 +60,12 @@ def test_shares_counted_before_0002_survive_it_and_its_downgrade(app: Flask) -> 
     with app.app_context():
         db.upgrade()
     assert counts() == {"url": "https://example.com/old", "total": 7, "services": {"weibo": 5, "x": 2}}
+    rows = table_rows(app, "daily_uniques")
+
+    def shares(dim: str, value: str) -> int:
+        return sum(row.shares for row in rows if row.dim == dim and row.value == value)
+
+    assert (shares("", ""), shares("page", "1"), shares("platform", "weibo"), shares("platform", "x")) == (7, 7, 5, 2)
     with app.app_context():
         db.downgrade("0001")
         db.upgrade()

@@ -187,21 +187,23 @@ def first_time(conn: Connection, site_id: int, day: Any, *parts: object) -> bool
     return conn.scalar(insert.on_conflict_do_nothing().returning(daily_marks.c.mark)) is not None
 
 
-def bump(conn: Connection, table: Table, key: dict[str, Any], column: str) -> None:
-    """Add one to ``column`` of the row of ``table`` with primary key ``key``."""
-    insert = dialect_insert(conn, table).values(**key, **{column: 1})
+def bump(conn: Connection, table: Table, key: dict[str, Any], *columns: str) -> None:
+    """Add one to each of ``columns`` in the row of ``table`` with primary key ``key``."""
+    insert = dialect_insert(conn, table).values(**key, **{column: 1 for column in columns})
     conn.execute(insert.on_conflict_do_update(
-        index_elements=list(key), set_={column: table.c[column] + 1},
+        index_elements=list(key), set_={column: table.c[column] + 1 for column in columns},
     ))
 
 
-def count_uniques(conn: Connection, site_id: int, day: Any, role: str, visitor: str,
-                  dims: list[tuple[str, str]]) -> None:
-    """Count ``visitor`` once a day in ``role`` (sharers, visitors) for each (dim, value)."""
+def count_dims(conn: Connection, site_id: int, day: Any, dims: list[tuple[str, str]], counter: str,
+               role: str | None = None, visitor: str = "") -> None:
+    """Add one to ``counter`` of each (dim, value) of the day, and to ``role`` (sharers,
+    visitors) where this visitor is new today for that value."""
     for dim, value in dims:
-        if first_time(conn, site_id, day, role, dim, value, visitor):
-            key = {"site_id": site_id, "day": day, "dim": dim, "value": value}
-            bump(conn, daily_uniques, key, role)
+        columns = [counter]
+        if role and first_time(conn, site_id, day, role, dim, value, visitor):
+            columns.append(role)
+        bump(conn, daily_uniques, {"site_id": site_id, "day": day, "dim": dim, "value": value}, *columns)
 
 
 def store_event(conn: Connection, site_id: int, beacon: Beacon, row: dict[str, Any]) -> int | None:
@@ -239,15 +241,16 @@ def record_share(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
     if beacon.code:
         register_code(conn, site_id, beacon.code, Share(page, beacon.service, reader.visitor, now))
     key = {"site_id": site_id, "day": day, "page_id": page, "service": beacon.service, "referrer": "", "action": ""}
+    dims = [("", ""), ("page", str(page)), ("platform", beacon.service)]
     if reader.bot:
         set_status(conn, event, "bot")
         bump(conn, daily_rollups, key, "bot_shares")
+        count_dims(conn, site_id, day, dims, "bot_shares")
     elif not first_time(conn, site_id, day, "share", page, beacon.service, reader.visitor):
         set_status(conn, event, "repeat")
     else:
         bump(conn, daily_rollups, key, "shares")
-        dims = [("", ""), ("page", str(page)), ("platform", beacon.service)]
-        count_uniques(conn, site_id, day, "sharers", reader.visitor, dims)
+        count_dims(conn, site_id, day, dims, "shares", "sharers", reader.visitor)
     return True
 
 
@@ -268,15 +271,16 @@ def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Rea
         return False
     key = {"site_id": site_id, "day": day, "page_id": share.page_id, "service": share.service,
            "referrer": beacon.referrer, "action": ""}
+    dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", beacon.referrer)]
     if reader.bot:
         set_status(conn, event, "bot")
         bump(conn, daily_rollups, key, "bot_clickbacks")
+        count_dims(conn, site_id, day, dims, "bot_clickbacks")
     elif reader.visitor == share.visitor:
         set_status(conn, event, "self")
     elif not first_time(conn, site_id, day, "clickback", beacon.code, reader.visitor):
         set_status(conn, event, "repeat")
     else:
         bump(conn, daily_rollups, key, "clickbacks")
-        dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", beacon.referrer)]
-        count_uniques(conn, site_id, day, "visitors", reader.visitor, dims)
+        count_dims(conn, site_id, day, dims, "clickbacks", "visitors", reader.visitor)
     return True

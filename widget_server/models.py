@@ -112,8 +112,10 @@ daily_rollups = Table(
     Index("ix_rollups_page", "page_id", "service"),
 )
 
-# Distinct sharers and click-back visitors per day, for the whole site (dim '' / value '')
-# and per page (value = page id), platform (service) and referrer host.
+# The same counters per day for one dimension at a time: the whole site (dim '' / value ''),
+# a page (value = page id), a platform (service) or a referrer host; plus the distinct
+# sharers and click-back visitors, which cannot be summed across the finer rows. Unfiltered
+# stats read these: at most one row per day and value, however many events the day had.
 daily_uniques = Table(
     "daily_uniques",
     Base.metadata,
@@ -121,6 +123,10 @@ daily_uniques = Table(
     Column("day", Date, primary_key=True),
     Column("dim", String(16), primary_key=True),
     Column("value", String(255), primary_key=True),
+    Column("shares", Integer, nullable=False, server_default="0"),
+    Column("clickbacks", Integer, nullable=False, server_default="0"),
+    Column("bot_shares", Integer, nullable=False, server_default="0"),
+    Column("bot_clickbacks", Integer, nullable=False, server_default="0"),
     Column("sharers", Integer, nullable=False, server_default="0"),
     Column("visitors", Integer, nullable=False, server_default="0"),
 )

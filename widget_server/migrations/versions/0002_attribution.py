@@ -75,10 +75,17 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("dim", sa.String(16), nullable=False),
         sa.Column("value", sa.String(255), nullable=False),
-        sa.Column("sharers", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("visitors", sa.Integer(), server_default="0", nullable=False),
+        *[sa.Column(counter, sa.Integer(), server_default="0", nullable=False)
+          for counter in ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "sharers", "visitors")],
         sa.PrimaryKeyConstraint("site_id", "day", "dim", "value"),
     )
+    # Shares counted under 0001 had no visitor hash: their totals carry over, their sharers can't.
+    for dim, value, group in (("''", "''", ""), ("'page'", "CAST(page_id AS VARCHAR(255))", ", page_id"),
+                              ("'platform'", "service", ", service")):
+        op.execute(
+            f"INSERT INTO daily_uniques (site_id, day, dim, value, shares) "
+            f"SELECT site_id, day, {dim}, {value}, SUM(shares) FROM daily_rollups GROUP BY site_id, day{group}"
+        )
     op.create_table(
         "daily_marks",
         sa.Column("site_id", sa.Integer(), sa.ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
