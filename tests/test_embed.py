@@ -70,6 +70,17 @@ def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: Flas
     assert body["counts"] == {"url": "https://example.com/a", "total": 1, "services": {"douban": 1}}
 
 
+def test_config_for_a_foreign_page_still_has_the_settings(app: Flask, client: FlaskClient, site: Registered) -> None:
+    with app.app_context():
+        row = db.session().get(Site, site.id)
+        row.settings = {"counts": True, "services": ["douban", "copy"]}
+        db.session().commit()
+    response = client.get("/v1/config", query_string={"site": site.key, "url": "https://elsewhere.org/"})
+    assert response.status_code == 200
+    assert response.get_json()["site"]["services"] == ["douban", "copy"]
+    assert response.get_json()["counts"] is None
+
+
 def test_counts_of_an_unshared_page_are_zero(client: FlaskClient, site: Registered) -> None:
     response = client.get("/v1/counts", query_string={"site": site.key, "url": "https://example.com/new"})
     assert response.get_json() == {"url": "https://example.com/new", "total": 0, "services": {}}

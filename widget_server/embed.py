@@ -6,6 +6,7 @@
     POST /v1/events              record_event       share and click-back beacons (sendBeacon)
     GET  /v1/counts              page_counts        share counts of one page
     GET  /v1/qr.svg              qr_code            the WeChat QR code of a page
+    GET  /v1/leaderboard         public_leaderboard a site's top pages (排行榜), when it opted in
 
 No cookies are read or set here, and CORS is open: every answer is public by design.
 """
@@ -17,7 +18,7 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
-from . import assets, db, ingest, limits, sites, stats, visitors
+from . import assets, db, ingest, limits, query, sites, stats, visitors
 from .models import Site, utcnow
 from .problems import Problem
 from .urls import BadURL, clean_url, url_host
@@ -67,16 +68,30 @@ def check_origin(site: Site) -> None:
 
 @bp.get("/v1/config")
 def site_config() -> Response:
+    """The site's bar defaults, and the page's counts when the site shows counts.
+
+    A ``url`` that is not a page of the site only costs the counts: the bar still gets the
+    site's settings.
+    """
     site = sites.site_from_key(request.args.get("site"))
     bar = sites.bar_settings(site)
     counts = None
     if bar["counts"] and request.args.get("url"):
-        url = page_of_site(site, request.args["url"])
-        with db.engine().connect() as conn:
-            counts = stats.page_counts(conn, site.id, url)
-    response = jsonify(site=bar, counts=counts)
+        try:
+            url = page_of_site(site, request.args["url"])
+        except Problem:
+            url = None
+        if url:
+            with db.engine().connect() as conn:
+                counts = stats.page_counts(conn, site.id, url)
+    response = jsonify(site=widget_settings(bar), counts=counts)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
+
+
+def widget_settings(bar: dict[str, object]) -> dict[str, object]:
+    """What the widget needs of the settings (not, say, whether the leaderboard is public)."""
+    return {name: bar[name] for name in ("services", "theme", "size", "layout", "counts", "lang", "address_bar")}
 
 
 @bp.post("/v1/events", provide_automatic_options=False)
@@ -144,4 +159,19 @@ def qr_code() -> Response:
                                      title="QR", dark="#000", light="#fff")
     response = Response(out.getvalue(), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.get("/v1/leaderboard")
+def public_leaderboard() -> Response:
+    """A site's top pages for its readers: 404 ``leaderboard-off`` unless its settings say
+    ``"public_leaderboard": true``; only URL, title and the one number; cached 5 minutes."""
+    site = sites.site_from_key(request.args.get("site"))
+    if (site.settings or {}).get("public_leaderboard") is not True:
+        raise Problem(404, "leaderboard-off", "This site does not publish a leaderboard.")
+    board = query.public_leaderboard_query(request.args, site.id, utcnow().date())
+    with db.engine().connect() as conn:
+        rows = stats.public_leaderboard(conn, board)
+    response = jsonify(period=board.period, order_by=board.order_by, results=rows)
+    response.headers["Cache-Control"] = "public, max-age=300"
     return response

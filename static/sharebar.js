@@ -1,0 +1,476 @@
+/* Sharebar widget: turns every [data-sharebar] element into a share bar.
+ *
+ * Plain ES2020 and no build step: the server injects the service registry in place of the
+ * marker below, then minifies. It works under a strict CSP because it never writes style
+ * attributes or inline <style>: the look comes from sharebar.css, brand colours through CSSOM.
+ * Before a click it asks its own server for nothing but /v1/config (and /v1/counts for bars
+ * the config did not cover); it sets no cookie and stores nothing unless asked to.
+ */
+(() => {
+  'use strict';
+
+  // A second copy of the snippet on the page: the first one already does everything.
+  if (window.Sharebar && window.Sharebar.render) return;
+
+  // {id: {k: kind, u: URL template, n: names [zh-CN, zh-TW, en], c: light colour,
+  //       d: dark colour, i: 24x24 icon path, g: monogram, w: popup [width, height]}}
+  const SERVICES = /*@services@*/null || {};
+  // Drawn until the site's config says otherwise: platforms.DEFAULT_SERVICES.
+  const DEFAULTS = 'weibo,wechat,qq,qzone,douban,x,facebook,copy';
+  // Query parameters that tell where a visitor came from, not which page this is (as urls.py).
+  const TRACKING = /^(utm_\w+|fbclid|gclid|yclid|msclkid|mc_eid|spm|from|isappinstalled|share_source|_sb)$/;
+  const LANGS = ['zh-CN', 'zh-TW', 'en'];
+  // Every string in the languages' order above, as the registry's names; % is a name or number.
+  const T = {
+    share: ['分享', '分享', 'Share'],
+    shares: ['分享', '分享', 'Shares'],
+    on: ['分享到%', '分享到%', 'Share on %'],
+    via: ['通过%分享', '透過%分享', 'Share via %'],
+    newWin: ['（在新窗口中打开）', '（在新視窗中開啟）', ' (opens in a new window)'],
+    copied: ['已复制链接', '已複製連結', 'Link copied'],
+    copyThis: ['请复制链接：', '請複製連結：', 'Copy the link: '],
+    blocked: ['弹出窗口被拦截：', '彈出視窗被封鎖：', 'Popup blocked: '],
+    close: ['关闭', '關閉', 'Close'],
+    qrAlt: ['本页二维码', '本頁 QR 碼', 'QR code of this page'],
+    qrHint: ['用微信扫一扫，再点右上角“…”分享', '用微信掃一掃，再點右上角「…」分享', 'Scan with WeChat, then share from its “…” menu'],
+    inApp: ['请点右上角“…”分享本页', '請點右上角「…」分享本頁', 'Share this page from the “…” menu at the top right'],
+    server: ['你的服务器', '你的伺服器', 'Your server'],
+    badServer: ['请输入服务器地址', '請輸入伺服器位址', 'Enter a server address'],
+    remember: ['记住服务器', '記住伺服器', 'Remember my server'],
+  };
+
+  const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
+  // Paths are taken relative to the script, so a server behind a path prefix works as well.
+  const BASE = new URL('../', me.src).href;
+  const SITE = me.dataset.site || '';
+  const enc = encodeURIComponent;
+
+  const bars = new Map();  // host element -> {bar, st, look}
+  const countsOf = {};     // page URL -> promise of its counts
+  let site = null;         // the site's bar defaults, from /v1/config
+  let asked = false;       // /v1/config requested
+  let configured = false;  // ... and answered or failed
+  let cssReady = false;
+  let uid = 0;
+
+  // Elements from a tag, attributes (false and null ones left out) and children (text is
+  // added as text, never parsed as HTML).
+  function h(tag, attrs, ...kids) {
+    const e = /^(svg|path|text)$/.test(tag) ?
+      document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
+    for (const k in attrs) {
+      if (attrs[k] !== false && attrs[k] != null) e.setAttribute(k, attrs[k] === true ? '' : attrs[k]);
+    }
+    e.append(...kids);
+    return e;
+  }
+
+  function meta(name) {
+    const m = document.querySelector(`meta[property="${name}"],meta[name="${name}"]`);
+    return m ? m.content : '';
+  }
+
+  function absolute(u) {
+    try { return u && new URL(u, location.href).href; } catch (e) { return u; }
+  }
+
+  // "a, #b" or ["a", "b"] -> ["a", "b"]; also strips the "@" of an account.
+  function list(v) {
+    return (Array.isArray(v) ? v : String(v || '').split(','))
+      .map(s => String(s).trim().replace(/^[#@]/, '')).filter(Boolean);
+  }
+
+  // u with only the query parameters that pass keep(param), raw encoding untouched.
+  function filterQuery(u, keep) {
+    const i = u.indexOf('?');
+    if (i < 0) return u;
+    const kept = u.slice(i + 1).split('&').filter(p => p && keep(p));
+    return u.slice(0, i) + (kept.length ? '?' + kept.join('&') : '');
+  }
+
+  /* What is shared. Read at click time, so that a single-page app shares the page it shows. */
+
+  function pageUrl() {
+    const canonical = document.querySelector('link[rel~="canonical"]');
+    return canonical && canonical.href ||
+      filterQuery(location.href.split('#')[0], p => !TRACKING.test(p.split('=')[0]));
+  }
+
+  // d: a bar's dataset, or the options given to the JavaScript API.
+  function opts(d) {
+    return {
+      url: absolute(d.url) || pageUrl(),
+      title: d.title || meta('og:title') || document.title,
+      summary: d.summary || meta('description') || meta('og:description'),
+      image: absolute(d.image || meta('og:image')) || '',
+      via: list(d.via)[0] || '',
+      hashtags: list(d.hashtags),
+    };
+  }
+
+  function shareUrl(id, o) {
+    const s = SERVICES[id], tags = o.hashtags;
+    const v = {
+      ...o,
+      hashtags: tags.join(','),
+      tags_weibo: tags.map(tag => ` #${tag}#`).join(''),  // Weibo topics are #话题#
+      via_at: o.via && ' @' + o.via,
+    };
+    const u = (s && s.u || '').replace(/\{(\w+)\}/g, (_, k) => enc(v[k] || ''));
+    // Platforms take an empty parameter as "given, blank" rather than "not given".
+    return filterQuery(u, p => !p.endsWith('='));
+  }
+
+  /* Language, names and numbers. */
+
+  function langIndex(l) {
+    l = String(l || '').toLowerCase();
+    return /^zh-(tw|hk|mo|hant)/.test(l) ? 1 : l.startsWith('zh') ? 0 : 2;
+  }
+
+  function t(key, L, x) {
+    return T[key][L].replace('%', x);
+  }
+
+  // The accessible name, also the tooltip: "分享到微博（在新窗口中打开）".
+  function label(id, L) {
+    const k = SERVICES[id].k, name = SERVICES[id].n[L];
+    if (k == 'link') return t('via', L, name);
+    if (k == 'popup') return t('on', L, name) + T.newWin[L];
+    if (k == 'qr' || k == 'fediverse') return t('on', L, name);
+    return name;  // copy, print, native: the name says it all
+  }
+
+  // en 999, 1.2k, 3.4M; zh 9999, 1.2万, 3.4亿.
+  function fmt(n, L) {
+    let s = String(n);
+    for (const [v, unit] of L < 2 ? [[1e4, '万'], [1e8, '亿']] : [[1e3, 'k'], [1e6, 'M']]) {
+      // .99995 so that 999,950 makes 1M, not 1000k
+      if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
+    }
+    return s;
+  }
+
+  /* Rendering. A bar's own attributes win, then the site's config, then the defaults. */
+
+  function settings(host) {
+    const d = host.dataset, s = site || {};
+    const pick = (k, allowed) => [d[k], s[k]].find(v => allowed.includes(v)) || allowed[0];
+    const wanted = list(d.services).length ? list(d.services) : s.services || list(DEFAULTS);
+    return {
+      // Unknown and duplicate IDs go, and pseudo-services of no kind we draw (the registry's
+      // "address"); so does "native" where there is no Web Share API.
+      services: [...new Set(wanted)].filter(id => SERVICES[id] &&
+        /^(popup|link|qr|copy|print|native|fediverse)$/.test(SERVICES[id].k) && (id != 'native' || navigator.share)),
+      theme: pick('theme', ['auto', 'light', 'dark']),
+      size: pick('size', ['medium', 'small', 'large']),
+      layout: pick('layout', ['inline', 'float']),
+      counts: d.counts ? d.counts == 'true' : !!s.counts,
+      // A language the site chose beats the page's <html lang>.
+      L: langIndex(d.lang || s.lang || document.documentElement.lang),
+    };
+  }
+
+  // A monogram where the registry has no icon: "f", "QQ", "豆".
+  function glyph(g) {
+    return h('text', { x: 12, y: 12, 'font-size': g.length > 1 ? 12 : 15 }, g);
+  }
+
+  function control(id, L, o) {
+    const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k == 'popup' || k == 'link';
+    const b = h(isLink ? 'a' : 'button', {
+      class: 'sb-btn', 'data-service': id, title: name,
+      href: isLink && shareUrl(id, o),  // fresh again at click time
+      type: !isLink && 'button',
+      target: k == 'popup' && '_blank', rel: k == 'popup' && 'noopener',
+      'aria-haspopup': (k == 'qr' || k == 'fediverse') && 'dialog',
+    },
+    h('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true' },
+      s.i ? h('path', { d: s.i }) : glyph(s.g || s.n[L][0])),
+    h('span', { class: 'sb-vh' }, name));
+    // CSSOM, which a strict style-src allows, unlike a style attribute.
+    b.style.setProperty('--sb-c', s.c);
+    b.style.setProperty('--sb-d', s.d);
+    return b;
+  }
+
+  // What a bar looks like; counts are added to a drawn bar, they need no redraw.
+  function look(st) {
+    return JSON.stringify({ ...st, counts: 0 });
+  }
+
+  // Draws at once, from the bar's attributes and what is known of the site so far (nothing,
+  // before the config arrives: then a bar without data-services shows the default services,
+  // redrawn only if the site chose others). Waiting for the config would cost a round trip
+  // on every page view, as its answer is per page and so rarely cached.
+  function render(host) {
+    const st = settings(host), L = st.L;
+    const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
+    const bar = h('div', {
+      class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout}`, role: 'group',
+      'aria-label': T.share[L], lang: LANGS[L],
+      hidden: !cssReady,  // so that it never shows unstyled
+    }, ...st.services.map(id => control(id, L, o)), live);
+    const ctx = { L, theme: st.theme, status: status(live) };
+    const onEvent = e => {
+      const b = e.target.closest('[data-service]');
+      if (!b) return;
+      // Links made fresh on touch and focus too, for middle-click and "copy link address".
+      if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
+      if (e.type == 'click') share(b.dataset.service, host.dataset, { ...ctx, e, b });
+    };
+    for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
+    host.replaceChildren(bar);
+    bars.set(host, { bar, st, look: look(st) });
+    if (!configured) loadConfig();
+    else if (st.counts) showCounts(host);
+  }
+
+  // Draws the bars not drawn yet: at start, and whenever the page adds elements.
+  function scan() {
+    for (const host of document.querySelectorAll('[data-sharebar]')) {
+      if (!bars.has(host)) render(host);
+    }
+  }
+
+  function loadCss() {
+    const link = h('link', { rel: 'stylesheet', href: BASE + 'static/sharebar.css' });
+    // Should the stylesheet fail, an unstyled bar still works.
+    link.onload = link.onerror = () => {
+      cssReady = true;
+      for (const d of bars.values()) d.bar.hidden = false;
+    };
+    document.head.append(link);
+  }
+
+  /* Config and counts: the only requests before a click. */
+
+  function get(path) {
+    return fetch(BASE + 'v1/' + path, { credentials: 'omit' })
+      .then(r => r.ok ? r.json() : null).catch(() => null);
+  }
+
+  function loadConfig() {
+    if (asked) return;
+    asked = true;
+    const url = pageUrl();
+    const done = json => {
+      if (json && json.site) {
+        site = json.site;
+        // It carries this page's counts when the site shows counts.
+        if (json.counts) countsOf[url] = Promise.resolve(json.counts);
+      }
+      configured = true;
+      reconcile();
+    };
+    if (!SITE) return done();
+    get(`config?site=${enc(SITE)}&url=${enc(url)}`).then(done);
+  }
+
+  // Once the config is known: redraws the bars it changes, adds counts where it turns them on.
+  function reconcile() {
+    for (const [host, d] of bars) {
+      const st = settings(host);
+      if (!host.isConnected) bars.delete(host);
+      else if (d.look != look(st)) render(host);
+      else if (st.counts) showCounts(host);
+    }
+  }
+
+  function showCounts(host) {
+    const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;
+    if (!SITE || d.counted) return;
+    d.counted = true;
+    countsOf[url] = countsOf[url] || get(`counts?site=${enc(SITE)}&url=${enc(url)}`);
+    countsOf[url].then(c => {
+      if (!c || bars.get(host) != d) return;  // failed, or the bar was redrawn since
+      d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, T.shares[L])));
+      for (const b of d.bar.querySelectorAll('[data-service]')) {
+        const n = (c.services || {})[b.dataset.service];
+        // After the label, so the name reads "Share on Weibo (opens in a new window) 12".
+        if (n) b.append(h('span', { class: 'sb-n' }, fmt(n, L)));
+      }
+    });
+  }
+
+  /* What a click does, for each kind. ctx: {L, theme, status(), e?, b?}. */
+
+  function share(id, d, ctx) {
+    const s = SERVICES[id], k = s && s.k, o = opts(d), L = ctx.L, e = ctx.e, u = shareUrl(id, o);
+    const track = () => send({ type: 'share', url: o.url, service: id, title: o.title });
+    if (k == 'fediverse') return fediverse(id, o, ctx, track);
+    // Counted once the reader picked an app: the share sheet can be dismissed.
+    if (k == 'native') return navigator.share({ url: o.url, title: o.title, text: o.summary }).then(track, () => {});
+    if (!k) return;
+    track();
+    if (k == 'popup' || k == 'link') {
+      // Mail and SMS links, and modified clicks: the browser does what links do.
+      if (k == 'link' || e && (e.ctrlKey || e.metaKey || e.shiftKey)) {
+        if (!e) location.href = u;
+        return;
+      }
+      if (popup(u, s.w)) return e && e.preventDefault();
+      // Blocked. The link's own target=_blank may still open a tab; show the way in any case.
+      ctx.status(T.blocked[L], u, label(id, L));
+    } else if (k == 'qr') {
+      qr(id, o, ctx);
+    } else if (k == 'copy') {
+      copy(o.url).then(ok => ok ? ctx.status(T.copied[L]) : ctx.status(T.copyThis[L], o.url, o.url));
+    } else if (k == 'print') {
+      print();
+    }
+  }
+
+  // A centred popup window, or null when blocked. Not "noopener": with it window.open always
+  // returns null, and blocking could not be told; the opener is cut by hand instead.
+  function popup(u, [w, ht] = [600, 500]) {
+    const win = open(u, '_blank', `popup,width=${w},height=${ht},left=${screenX + (outerWidth - w) / 2},top=${screenY + (outerHeight - ht) / 2}`);
+    if (win) win.opener = null;
+    return win;
+  }
+
+  // A function that says something in the bar's live region, with a link when href is given.
+  function status(live) {
+    let timer;
+    return (text, href, linkText) => {
+      clearTimeout(timer);
+      live.replaceChildren(text);
+      if (href) live.append(h('a', { href, target: '_blank', rel: 'noopener' }, linkText));
+      else timer = setTimeout(() => live.replaceChildren(), 5000);
+    };
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch (e) {
+      // No Clipboard API (e.g. a page on plain http): copy a selected, unseen textarea.
+      const ta = h('textarea', { class: 'sb-vh', readonly: true }), back = document.activeElement;
+      ta.value = text;
+      document.body.append(ta);
+      ta.select();
+      let ok = false;
+      try { ok = document.execCommand('copy'); } catch (e2) { /* not copied: said below */ }
+      ta.remove();
+      if (back) back.focus();
+      return ok;
+    }
+  }
+
+  /* Dialogs: WeChat's QR code and the Mastodon server. */
+
+  // A modal <dialog> around a method=dialog form. Esc, the close button and a click on the
+  // backdrop close it; focus returns to where it was. onSubmit runs for the `go` button only.
+  function dialog(ctx, title, content, go, onSubmit) {
+    const L = ctx.L, id = 'sb-h' + ++uid, back = ctx.b || document.activeElement;
+    const form = h('form', { class: 'sb-box', method: 'dialog' }, h('h2', { id }, title), ...content,
+      h('div', { class: 'sb-acts' }, ...go ? [go] : [], h('button', { formnovalidate: true }, T.close[L])));
+    const dlg = h('dialog', { class: 'sb-dlg sb-' + ctx.theme, lang: LANGS[L], 'aria-labelledby': id }, form);
+    form.addEventListener('submit', e => e.submitter == go && onSubmit(e));
+    dlg.addEventListener('click', e => e.target == dlg && dlg.close());
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      if (back && back.focus) back.focus();
+    });
+    document.body.append(dlg);
+    dlg.showModal();
+  }
+
+  function qr(id, o, ctx) {
+    const L = ctx.L;
+    // Inside WeChat or QQ the code cannot be scanned by the app showing it: point to its menu.
+    dialog(ctx, label(id, L), /MicroMessenger|QQ\//i.test(navigator.userAgent) ? [h('p', {}, T.inApp[L])] : [
+      h('img', { src: `${BASE}v1/qr.svg?site=${enc(SITE)}&url=${enc(o.url)}`, alt: T.qrAlt[L], width: 200, height: 200 }),
+      h('p', {}, T.qrHint[L]),
+    ]);
+  }
+
+  // "mastodon.social", "https://mastodon.social/about" or "@me@mastodon.social" -> the host.
+  function instance(v) {
+    try {
+      const u = new URL('https://' + v.trim().replace(/^https?:\/\//i, '').split(/[/?#]/)[0].split('@').pop());
+      return u.hostname.includes('.') && u.host;
+    } catch (e) {
+      return '';
+    }
+  }
+
+  // Asks for the reader's server and goes there directly; remembers it only when asked to.
+  function fediverse(id, o, ctx, track) {
+    const L = ctx.L, KEY = 'sharebar.fediverse';
+    let saved = '';
+    try { saved = localStorage.getItem(KEY) || ''; } catch (e) { /* storage blocked */ }
+    const input = h('input', {
+      type: 'text', value: saved, placeholder: 'mastodon.social', inputmode: 'url',
+      autocapitalize: 'none', spellcheck: 'false', autofocus: true,
+    });
+    const keep = h('input', { type: 'checkbox', checked: !!saved });
+    input.oninput = () => input.setCustomValidity('');
+    dialog(ctx, label(id, L), [
+      h('label', {}, T.server[L], input),
+      h('label', { class: 'sb-chk' }, keep, T.remember[L]),
+    ], h('button', { class: 'sb-go' }, T.share[L]), e => {
+      const host = instance(input.value);
+      if (!host) {
+        e.preventDefault();  // keeps the dialog open
+        input.setCustomValidity(T.badServer[L]);
+        return input.reportValidity();
+      }
+      try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch (e2) { /* ok */ }
+      track();
+      const u = 'https://' + host + shareUrl(id, o);
+      if (!popup(u, SERVICES[id].w)) ctx.status(T.blocked[L], u, label(id, L));
+    });
+  }
+
+  /* Beacons. */
+
+  // crypto.randomUUID exists on https pages only; getRandomValues everywhere.
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = b[6] & 15 | 64;   // version 4
+    b[8] = b[8] & 63 | 128;  // RFC 4122 variant
+    return [...b].map(x => (x + 256).toString(16).slice(1)).join('')
+      .replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+  }
+
+  // A text/plain body: no CORS preflight, and it survives the page being closed.
+  function send(event) {
+    const body = JSON.stringify({ site: SITE, id: uuid(), ...event }), url = BASE + 'v1/events';
+    if (!navigator.sendBeacon(url, body)) {
+      fetch(url, { method: 'POST', body, keepalive: true, mode: 'no-cors', credentials: 'omit' }).catch(() => {});
+    }
+  }
+
+  /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). */
+
+  function api(method, ...args) {
+    if (typeof api[method] != 'function') throw new TypeError(`Sharebar: no method "${method}"`);
+    return api[method](...args);
+  }
+  api.render = host => host ? (bars.delete(host), render(host)) : scan();
+  api.shareUrl = (id, o) => shareUrl(id, opts(o || {}));
+  api.share = (id, o = {}) => share(id, o, {
+    L: langIndex(o.lang || site && site.lang || document.documentElement.lang),
+    theme: site && site.theme || 'auto',
+    status() {},
+  });
+  api.track = send;
+
+  const queue = window.Sharebar && window.Sharebar.q || [];
+  window.Sharebar = api;
+  loadCss();
+  scan();
+  new MutationObserver(records => {
+    // A data-sharebar attribute set, or elements added by the page (not the bars' own nodes
+    // nor dialogs, which hold no new bars).
+    if (records.some(r => r.type == 'attributes' ||
+      [...r.addedNodes].some(n => n.closest && !n.closest('.sb,.sb-dlg')))) scan();
+  }).observe(document.documentElement, { childList: true, subtree: true, attributeFilter: ['data-sharebar'] });
+  // Calls made before the script loaded, in order; one failing does not stop the rest.
+  for (const args of queue) {
+    try { api(...args); } catch (e) { console.error(e); }
+  }
+})();
