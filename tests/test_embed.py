@@ -152,3 +152,23 @@ def test_database_error_is_answered_without_traceback(app: Flask, beacon: Beacon
     body = response.get_data(as_text=True)
     assert "Traceback" not in body and "daily_rollups" not in body
     assert response.get_json()["type"].endswith("/internal-error")
+
+
+@pytest.mark.parametrize("name", ["../setup.cfg", "nothing.js", ".hidden.css", "sharebar.txt", "..%2Fsetup.cfg"])
+def test_only_files_of_static_are_served(client: FlaskClient, name: str) -> None:
+    response = client.get(f"/static/{name}")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+def test_qr_code_carries_the_share_code(client: FlaskClient, site: Registered) -> None:
+    from widget_server.embed import qr_svg
+
+    query = {"site": site.key, "url": "https://example.com/p?q=1&utm_source=x", "code": "Abc123xyz0"}
+    response = client.get("/v1/qr.svg", query_string=query)
+    assert response.status_code == 200
+    # QR encoding is deterministic: the same symbol means the same text was encoded.
+    assert response.data == qr_svg("https://example.com/p?q=1&_sb=Abc123xyz0")
+    assert response.data != qr_svg("https://example.com/p?q=1")
+    bad = client.get("/v1/qr.svg", query_string={**query, "code": "no spaces"})
+    assert bad.status_code == 400 and bad.get_json()["param"] == "code"

@@ -41,6 +41,16 @@ def static_dir() -> Path:
         return Path(__file__).resolve().parent.parent / "static"
 
 
+TYPES = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
+
+
+def servable(name: str) -> bool:
+    """True for a plain file name of ``static/`` with a type we serve."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        return False
+    return name.rsplit(".", 1)[-1] in TYPES and (static_dir() / name).is_file()
+
+
 def _transform(name: str, text: str) -> str:
     if name == "sharebar.js":
         registry = json.dumps(platforms.registry(), ensure_ascii=False, separators=(",", ":"))
@@ -58,7 +68,7 @@ def build(name: str) -> Asset:
     if cached and cached[0] == mtime:
         return cached[1]
     body = _transform(name, path.read_text("utf-8")).encode("utf-8")
-    mimetype = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
+    mimetype = TYPES[name.rsplit(".", 1)[1]]
     asset = Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:20], mimetype)
     _built[name] = (mtime, asset)
     return asset

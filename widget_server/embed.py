@@ -1,7 +1,7 @@
 """The embed surface: what a reader's browser fetches from pages that carry the bar.
 
     GET  /static/sharebar.js     widget_script      the widget (registry injected, minified)
-    GET  /static/sharebar.css    widget_stylesheet  its stylesheet
+    GET  /static/<name>          static_file        its stylesheet and other files
     GET  /v1/config              site_config        a site's bar defaults (+ the page's counts)
     POST /v1/events              record_event       share and click-back beacons (sendBeacon)
     GET  /v1/counts              page_counts        share counts of one page
@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from . import assets, db, ingest, limits, query, sites, stats, visitors
 from .models import Site, utcnow
 from .problems import Problem
-from .urls import BadURL, clean_url, url_host
+from .urls import BadURL, clean_url, url_host, with_share_code
 
 bp = Blueprint("embed", __name__)
 
@@ -40,9 +40,12 @@ def widget_script() -> Response:
     return assets.send(assets.build("sharebar.js"))
 
 
-@bp.get("/static/sharebar.css")
-def widget_stylesheet() -> Response:
-    return assets.send(assets.build("sharebar.css"))
+@bp.get("/static/<name>")
+def static_file(name: str) -> Response:
+    """The stylesheet and any other file of ``static/`` (minified where it is JS or CSS)."""
+    if not assets.servable(name):
+        raise Problem(404, "not-found", "No such file.")
+    return assets.send(assets.build(name))
 
 
 def page_of_site(site: Site, raw: str | None) -> str:
@@ -149,15 +152,21 @@ def page_counts() -> Response:
     return response
 
 
+def qr_svg(text: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
+                                      title="QR", dark="#000", light="#fff")
+    return out.getvalue()
+
+
 @bp.get("/v1/qr.svg")
 def qr_code() -> Response:
-    """A QR code of the page, as SVG, for pages of registered sites only."""
+    """A QR code of the page (with its share ``code`` when given), for registered sites only."""
     site = sites.site_from_key(request.args.get("site"))
     url = page_of_site(site, request.args.get("url"))
-    out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
-                                     title="QR", dark="#000", light="#fff")
-    response = Response(out.getvalue(), mimetype="image/svg+xml")
+    if "code" in request.args:
+        url = with_share_code(url, str(ingest.clean_code(request.args["code"], required=True)))
+    response = Response(qr_svg(url), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

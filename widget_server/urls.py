@@ -12,6 +12,10 @@ MAX_URL = 2048
 TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|yclid|msclkid|mc_eid|spm|from|isappinstalled|share_source|_sb)$"
 )
+# The query parameter carrying a share code: a query parameter rather than a fragment because
+# shorteners, link previews and in-app browsers keep the query but may drop the fragment; the
+# widget takes it out of the address bar on landing, and it never names a different page.
+SHARE_PARAM = "_sb"
 CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -53,3 +57,8 @@ def url_host(url: str) -> str:
 def url_hash(url: str) -> str:
     """A fixed-size key for indexing URLs of any length."""
     return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def with_share_code(url: str, code: str) -> str:
+    """``url`` (already clean) as shared: with its share code in the query."""
+    return f"{url}{'&' if '?' in url else '?'}{SHARE_PARAM}={code}"
