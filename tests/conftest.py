@@ -1,5 +1,6 @@
 """Fixtures, as in Flask's tutorial: ``app`` on a fresh database, ``client``, ``runner``,
-plus ``site`` (a registered site) and ``beacon`` (sends share beacons the widget's way).
+plus ``site`` (a registered site) and ``beacon`` (sends share beacons the widget's way),
+``partner`` (a token for the site and GETs that carry it) and ``seed`` (daily stats rows).
 
 Every test that uses ``app`` runs on SQLite, and again on PostgreSQL when
 ``WIDGET_TEST_DATABASE_URL`` is set (CI sets it).
@@ -10,16 +11,19 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.test import TestResponse
 
-from widget_server import create_app, db, signing, sites
-from widget_server.models import Site
+from widget_server import create_app, db, signing, sites, tokens
+from widget_server.models import Site, daily_rollups, daily_uniques, pages
+from widget_server.urls import url_hash
 
 SECRET_KEYS = "test-secret-new,test-secret-old"
 PG_URL = os.environ.get("WIDGET_TEST_DATABASE_URL")
@@ -152,3 +156,89 @@ def table_rows(app: Flask, table: str) -> list[Any]:
     """Every row of ``table``, read back from the real database."""
     with app.app_context(), db.engine().connect() as conn:
         return list(conn.execute(text(f"SELECT * FROM {table}")))
+
+
+# -- partners and stats ---------------------------------------------------------------------
+
+
+def issue_token(app: Flask, site_ids: list[int], scopes: tuple[str, ...] = ("stats:read",),
+                expires: timedelta = timedelta(days=90), now: datetime | None = None) -> tuple[int, str]:
+    """A partner token for ``site_ids``: its row id and the token."""
+    with app.app_context():
+        row, token = tokens.issue(site_ids, scopes, expires, name="test", now=now)
+        return row.id, token
+
+
+class Partner:
+    """A partner as a test sees one: a token for a site, and GETs that carry it."""
+
+    def __init__(self, client: FlaskClient, site_id: int, token: str):
+        self.client, self.site_id, self.token = client, site_id, token
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> TestResponse:
+        """GET ``path`` with ``site_id`` (unless given) and the token as a Bearer header."""
+        params.setdefault("site_id", self.site_id)
+        query = {key: value for key, value in params.items() if value is not None}
+        headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
+        return self.client.get(path, query_string=query, headers=headers)
+
+
+@pytest.fixture
+def partner(app: Flask, client: FlaskClient, site: Registered) -> Partner:
+    return Partner(client, site.id, issue_token(app, [site.id])[1])
+
+
+class Seeder:
+    """Writes the daily rows the stats read, as the ingest path keeps them, straight into
+    the tables (Core upserts): so stats tests do not depend on how events get there.
+
+    ``rollup`` adds counters to ``daily_rollups`` and to ``daily_uniques`` for the whole
+    site, the page and the platform, and, for click-backs only, the referrer host;
+    ``uniques`` sets a day's distinct sharers and visitors of one dim value.
+    """
+
+    def __init__(self, app: Flask, site_id: int):
+        self.app, self.site_id = app, site_id
+        self.pages: dict[str, int] = {}
+
+    def page(self, url: str, title: str | None = None) -> int:
+        if url not in self.pages:
+            row = {"site_id": self.site_id, "url": url, "url_hash": url_hash(url), "title": title,
+                   "created_at": datetime.now(timezone.utc)}
+            with self.app.app_context(), db.engine().begin() as conn:
+                self.pages[url] = int(conn.execute(insert(pages).values(row).returning(pages.c.id)).scalar_one())
+        return self.pages[url]
+
+    def rollup(self, day: str, url: str, service: str = "weibo", referrer: str = "", action: str = "",
+               **counts: int) -> None:
+        page = self.page(url)
+        on_day = date.fromisoformat(day)
+        key = {"site_id": self.site_id, "day": on_day, "page_id": page, "service": service,
+               "referrer": referrer, "action": action}
+        shared = {k: v for k, v in counts.items() if k in ("shares", "bot_shares")}
+        clicked = {k: v for k, v in counts.items() if k in ("clickbacks", "bot_clickbacks")}
+        with self.app.app_context(), db.engine().begin() as conn:
+            upsert(conn, daily_rollups, key, counts)
+            for dim, value in (("", ""), ("page", str(page)), ("platform", service), ("referrer", referrer)):
+                added = {**clicked, **(shared if dim != "referrer" else {})}
+                if added:
+                    dim_key = {"site_id": self.site_id, "day": on_day, "dim": dim, "value": value}
+                    upsert(conn, daily_uniques, dim_key, added)
+
+    def uniques(self, day: str, dim: str, value: str, sharers: int = 0, visitors: int = 0) -> None:
+        key = {"site_id": self.site_id, "day": date.fromisoformat(day), "dim": dim, "value": value}
+        with self.app.app_context(), db.engine().begin() as conn:
+            upsert(conn, daily_uniques, key, {"sharers": sharers, "visitors": visitors})
+
+
+def upsert(conn: Any, table: Any, key: dict[str, Any], add: dict[str, int]) -> None:
+    """Add ``add`` to the counters of the row with primary key ``key`` (created at zero)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**key, **add)
+    conn.execute(statement.on_conflict_do_update(
+        index_elements=list(key), set_={name: table.c[name] + value for name, value in add.items()}))
+
+
+@pytest.fixture
+def seed(app: Flask, site: Registered) -> Seeder:
+    return Seeder(app, site.id)

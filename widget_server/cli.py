@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import create_app, db, signing, sites
+from . import create_app, db, signing, sites, tokens
+from .models import ApiToken
 
 
 @click.group(cls=FlaskGroup, create_app=create_app)
@@ -18,12 +21,14 @@ def main() -> None:
 
 db_group = AppGroup("db", help="The database schema.")
 sites_group = AppGroup("sites", help="Registered sites.")
+tokens_group = AppGroup("tokens", help="Partner API tokens.")
 
 
 def init_app(app: Flask) -> None:
     """Put the app's own commands on ``app.cli`` (so ``flask``'s test runner sees them too)."""
     app.cli.add_command(db_group)
     app.cli.add_command(sites_group)
+    app.cli.add_command(tokens_group)
 
 
 @db_group.command("upgrade")
@@ -68,6 +73,69 @@ def sites_create(name: str, domains: tuple[str, ...], as_json: bool) -> None:
     click.echo(f"  secret:   {info['secret']}  (keep it on your server: it signs actor tokens)")
     click.echo("Paste this where the bar should appear:\n")
     click.echo(info["snippet"])
+
+
+@tokens_group.command("create")
+@click.option("--site", "site_ids", type=int, multiple=True, required=True, help="A site id the token may read.")
+@click.option("--scope", "scopes", multiple=True, help=f"One of {', '.join(tokens.SCOPES)} (default stats:read).")
+@click.option("--expires", default="90d", show_default=True, callback=lambda _c, _p, v: duration(v),
+              help="Lifetime: 30m, 12h, 90d, 1y.")
+@click.option("--name", default="", help="A label to recognise the token by.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def tokens_create(site_ids: tuple[int, ...], scopes: tuple[str, ...], expires: timedelta, name: str,
+                  as_json: bool) -> None:
+    """Issue a partner token; it is printed once and stored only as a hash."""
+    try:
+        row, token = tokens.issue(site_ids, scopes or tokens.DEFAULT_SCOPES, expires, name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    info = {**token_info(row), "token": token}
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Token {row.id} for site(s) {', '.join(map(str, row.site_ids))}, "
+               f"scopes {' '.join(row.scopes)}, expires {info['expires_at']}")
+    click.echo(f"  {token}")
+    click.echo("It is shown only now: keep it. Send it as 'Authorization: Bearer TOKEN'.")
+
+
+def duration(value: str) -> timedelta:
+    try:
+        return tokens.parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--expires") from None
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID at once."""
+    try:
+        tokens.revoke(token_id)
+    except LookupError as exc:
+        raise click.BadParameter(str(exc), param_hint="TOKEN_ID") from None
+    click.echo(f"token {token_id} revoked")
+
+
+@tokens_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def tokens_list(as_json: bool) -> None:
+    """List tokens (never the tokens themselves: only their ids, grants and state)."""
+    infos = [token_info(row) for row in tokens.all_tokens()]
+    if as_json:
+        click.echo(json.dumps(infos, ensure_ascii=False, indent=2))
+        return
+    for info in infos:
+        click.echo(f"{info['id']:>5}  {info['status']:<8} sites {','.join(map(str, info['sites']))}  "
+                   f"{' '.join(info['scopes'])}  expires {info['expires_at']}  {info['name']}")
+
+
+def token_info(row: ApiToken) -> dict[str, Any]:
+    return {
+        "id": row.id, "name": row.name, "sites": row.site_ids, "scopes": row.scopes,
+        "expires_at": tokens.aware(row.expires_at).isoformat(timespec="seconds"),
+        "status": tokens.status(row),
+    }
 
 
 def server_url() -> str:

@@ -129,6 +129,7 @@ daily_uniques = Table(
     Column("bot_clickbacks", Integer, nullable=False, server_default="0"),
     Column("sharers", Integer, nullable=False, server_default="0"),
     Column("visitors", Integer, nullable=False, server_default="0"),
+    Index("ix_uniques_site_dim_day", "site_id", "dim", "day"),  # one dim over a range of days
 )
 
 # What was already seen today (a repeat share, a visitor already counted as unique); kept two
