@@ -1,10 +1,12 @@
 /* Sharebar widget: turns every [data-sharebar] element into a share bar.
  *
- * Plain ES2020 and no build step: the server injects the service registry in place of the
- * marker below, then minifies. It works under a strict CSP because it never writes style
- * attributes or inline <style>: the look comes from sharebar.css, brand colours through CSSOM.
- * Before a click it asks its own server for nothing but /v1/config (and /v1/counts for bars
- * the config did not cover); it sets no cookie and stores nothing unless asked to.
+ * Plain ES2020 and no build step: the server injects its config (service registry, default
+ * bar, tracking parameters) in place of the marker below, then minifies. It works under a
+ * strict CSP because it never writes style attributes or inline <style>: the look comes from
+ * sharebar.css, brand colours through CSSOM. Before a click it asks its own server for
+ * nothing but /v1/config (and /v1/counts for bars the config did not cover), and sends a
+ * click-back beacon after the page has loaded when the reader came through a shared link.
+ * It sets no cookie and stores nothing unless asked to.
  */
 (() => {
   'use strict';
@@ -12,13 +14,16 @@
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
 
-  // {id: {k: kind, u: URL template, n: names [zh-CN, zh-TW, en], c: light colour,
-  //       d: dark colour, i: 24x24 icon path, g: monogram, w: popup [width, height]}}
-  const SERVICES = /*@services@*/null || {};
-  // Drawn until the site's config says otherwise: platforms.DEFAULT_SERVICES.
-  const DEFAULTS = 'weibo,wechat,qq,qzone,douban,x,facebook,copy';
-  // Query parameters that tell where a visitor came from, not which page this is (as urls.py).
-  const TRACKING = /^(utm_\w+|fbclid|gclid|yclid|msclkid|mc_eid|spm|from|isappinstalled|share_source|_sb)$/;
+  // From the server (assets.widget_config), so both ends agree:
+  //   services: {id: {k: kind, u: URL template, n: names [zh-CN, zh-TW, en], c: light colour,
+  //              d: dark colour, i: 24x24 icon path, g: monogram, w: popup [width, height]}}
+  //   defaults: the services drawn until the site's config says otherwise
+  //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
+  //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
+  const CONFIG = /*@config@*/null || { services: {}, defaults: [], tracking: '^_sb$', param: '_sb' };
+  const SERVICES = CONFIG.services, DEFAULTS = CONFIG.defaults, PARAM = CONFIG.param;
+  const TRACKING = new RegExp(CONFIG.tracking);
+  const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
   // Every string in the languages' order above, as the registry's names; % is a name or number.
   const T = {
@@ -30,13 +35,6 @@
     copied: ['已复制链接', '已複製連結', 'Link copied'],
     copyThis: ['请复制链接：', '請複製連結：', 'Copy the link: '],
     blocked: ['弹出窗口被拦截：', '彈出視窗被封鎖：', 'Popup blocked: '],
-    close: ['关闭', '關閉', 'Close'],
-    qrAlt: ['本页二维码', '本頁 QR 碼', 'QR code of this page'],
-    qrHint: ['用微信扫一扫，再点右上角“…”分享', '用微信掃一掃，再點右上角「…」分享', 'Scan with WeChat, then share from its “…” menu'],
-    inApp: ['请点右上角“…”分享本页', '請點右上角「…」分享本頁', 'Share this page from the “…” menu at the top right'],
-    server: ['你的服务器', '你的伺服器', 'Your server'],
-    badServer: ['请输入服务器地址', '請輸入伺服器位址', 'Enter a server address'],
-    remember: ['记住服务器', '記住伺服器', 'Remember my server'],
   };
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
@@ -51,7 +49,6 @@
   let asked = false;       // /v1/config requested
   let configured = false;  // ... and answered or failed
   let cssReady = false;
-  let uid = 0;
 
   // Elements from a tag, attributes (false and null ones left out) and children (text is
   // added as text, never parsed as HTML).
@@ -86,6 +83,12 @@
     if (i < 0) return u;
     const kept = u.slice(i + 1).split('&').filter(p => p && keep(p));
     return u.slice(0, i) + (kept.length ? '?' + kept.join('&') : '');
+  }
+
+  // u with its share code set to c (taken out when c is ''), any fragment kept at the end.
+  function withCode(u, c) {
+    const i = (u + '#').indexOf('#'), q = filterQuery(u.slice(0, i), p => p.split('=')[0] != PARAM);
+    return q + (c ? (q.includes('?') ? '&' : '?') + PARAM + '=' + c : '') + u.slice(i);
   }
 
   /* What is shared. Read at click time, so that a single-page app shares the page it shows. */
@@ -141,10 +144,10 @@
     return name;  // copy, print, native: the name says it all
   }
 
-  // en 999, 1.2k, 3.4M; zh 9999, 1.2万, 3.4亿.
+  // en 999, 1.2k, 3.4M; zh-CN 9999, 1.2万, 3.4亿; zh-TW the same in traditional 萬, 億.
   function fmt(n, L) {
     let s = String(n);
-    for (const [v, unit] of L < 2 ? [[1e4, '万'], [1e8, '亿']] : [[1e3, 'k'], [1e6, 'M']]) {
+    for (const [v, unit] of [[[1e4, '万'], [1e8, '亿']], [[1e4, '萬'], [1e8, '億']], [[1e3, 'k'], [1e6, 'M']]][L]) {
       // .99995 so that 999,950 makes 1M, not 1000k
       if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
     }
@@ -156,7 +159,7 @@
   function settings(host) {
     const d = host.dataset, s = site || {};
     const pick = (k, allowed) => [d[k], s[k]].find(v => allowed.includes(v)) || allowed[0];
-    const wanted = list(d.services).length ? list(d.services) : s.services || list(DEFAULTS);
+    const wanted = list(d.services).length ? list(d.services) : s.services || DEFAULTS;
     return {
       // Unknown and duplicate IDs go, and pseudo-services of no kind we draw (the registry's
       // "address"); so does "native" where there is no Web Share API.
@@ -217,6 +220,7 @@
       if (!b) return;
       // Links made fresh on touch and focus too, for middle-click and "copy link address".
       if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
+      if (e.type == 'pointerdown' && /^(qr|fediverse)$/.test(SERVICES[b.dataset.service].k)) loadDialogs();
       if (e.type == 'click') share(b.dataset.service, host.dataset, { ...ctx, e, b });
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
@@ -262,6 +266,7 @@
       }
       configured = true;
       reconcile();
+      if (site && site.address_bar) startTagging();
     };
     if (!SITE) return done();
     get(`config?site=${enc(SITE)}&url=${enc(url)}`).then(done);
@@ -295,13 +300,24 @@
 
   /* What a click does, for each kind. ctx: {L, theme, status(), e?, b?}. */
 
+  // Every share gets a fresh code, in the link it sends (so = o with the coded URL) and in its
+  // beacon (with the page's own URL): a reader coming back through the link brings the code.
   function share(id, d, ctx) {
-    const s = SERVICES[id], k = s && s.k, o = opts(d), L = ctx.L, e = ctx.e, u = shareUrl(id, o);
-    const track = () => send({ type: 'share', url: o.url, service: id, title: o.title });
-    if (k == 'fediverse') return fediverse(id, o, ctx, track);
-    // Counted once the reader picked an app: the share sheet can be dismissed.
-    if (k == 'native') return navigator.share({ url: o.url, title: o.title, text: o.summary }).then(track, () => {});
+    const s = SERVICES[id], k = s && s.k, L = ctx.L, e = ctx.e, b = ctx.b;
     if (!k) return;
+    const o = opts(d), code = randomCode(10), so = { ...o, url: withCode(o.url, code) }, u = shareUrl(id, so);
+    const track = () => send({
+      type: 'share', url: o.url, service: id, title: o.title, code: k == 'print' ? undefined : code,
+    });
+    // What the link opens when the browser follows it (blocked popup, mail, modified click).
+    if (b && b.href) b.href = u;
+    // The QR code is counted when shown, a Mastodon share when the reader has picked a server.
+    if (k == 'qr' || k == 'fediverse') {
+      if (k == 'qr') track();
+      return loadDialogs().then(m => m[k](id, o, so, code, ctx, track), () => {});
+    }
+    // Counted once the reader picked an app: the share sheet can be dismissed.
+    if (k == 'native') return navigator.share({ url: so.url, title: o.title, text: o.summary }).then(track, () => {});
     track();
     if (k == 'popup' || k == 'link') {
       // Mail and SMS links, and modified clicks: the browser does what links do.
@@ -312,10 +328,8 @@
       if (popup(u, s.w)) return e && e.preventDefault();
       // Blocked. The link's own target=_blank may still open a tab; show the way in any case.
       ctx.status(T.blocked[L], u, label(id, L));
-    } else if (k == 'qr') {
-      qr(id, o, ctx);
     } else if (k == 'copy') {
-      copy(o.url).then(ok => ok ? ctx.status(T.copied[L]) : ctx.status(T.copyThis[L], o.url, o.url));
+      copy(so.url).then(ok => ok ? ctx.status(T.copied[L]) : ctx.status(T.copyThis[L], so.url, so.url));
     } else if (k == 'print') {
       print();
     }
@@ -358,90 +372,135 @@
     }
   }
 
-  /* Dialogs: WeChat's QR code and the Mastodon server. */
+  /* Dialogs: WeChat's QR code and the Mastodon server, in sharebar-dialogs.js. Most readers
+     never open one, so the file comes on the first click that needs it (a pointerdown starts
+     it early), from the script's server like everything else (a CSP script-src allows it). */
 
-  // A modal <dialog> around a method=dialog form. Esc, the close button and a click on the
-  // backdrop close it; focus returns to where it was. onSubmit runs for the `go` button only.
-  function dialog(ctx, title, content, go, onSubmit) {
-    const L = ctx.L, id = 'sb-h' + ++uid, back = ctx.b || document.activeElement;
-    const form = h('form', { class: 'sb-box', method: 'dialog' }, h('h2', { id }, title), ...content,
-      h('div', { class: 'sb-acts' }, ...go ? [go] : [], h('button', { formnovalidate: true }, T.close[L])));
-    const dlg = h('dialog', { class: 'sb-dlg sb-' + ctx.theme, lang: LANGS[L], 'aria-labelledby': id }, form);
-    form.addEventListener('submit', e => e.submitter == go && onSubmit(e));
-    dlg.addEventListener('click', e => e.target == dlg && dlg.close());
-    dlg.addEventListener('close', () => {
-      dlg.remove();
-      if (back && back.focus) back.focus();
-    });
-    document.body.append(dlg);
-    dlg.showModal();
-  }
+  let dialogs = null;  // promise of {qr, fediverse}
 
-  function qr(id, o, ctx) {
-    const L = ctx.L;
-    // Inside WeChat or QQ the code cannot be scanned by the app showing it: point to its menu.
-    dialog(ctx, label(id, L), /MicroMessenger|QQ\//i.test(navigator.userAgent) ? [h('p', {}, T.inApp[L])] : [
-      h('img', { src: `${BASE}v1/qr.svg?site=${enc(SITE)}&url=${enc(o.url)}`, alt: T.qrAlt[L], width: 200, height: 200 }),
-      h('p', {}, T.qrHint[L]),
-    ]);
-  }
-
-  // "mastodon.social", "https://mastodon.social/about" or "@me@mastodon.social" -> the host.
-  function instance(v) {
-    try {
-      const u = new URL('https://' + v.trim().replace(/^https?:\/\//i, '').split(/[/?#]/)[0].split('@').pop());
-      return u.hostname.includes('.') && u.host;
-    } catch (e) {
-      return '';
-    }
-  }
-
-  // Asks for the reader's server and goes there directly; remembers it only when asked to.
-  function fediverse(id, o, ctx, track) {
-    const L = ctx.L, KEY = 'sharebar.fediverse';
-    let saved = '';
-    try { saved = localStorage.getItem(KEY) || ''; } catch (e) { /* storage blocked */ }
-    const input = h('input', {
-      type: 'text', value: saved, placeholder: 'mastodon.social', inputmode: 'url',
-      autocapitalize: 'none', spellcheck: 'false', autofocus: true,
-    });
-    const keep = h('input', { type: 'checkbox', checked: !!saved });
-    input.oninput = () => input.setCustomValidity('');
-    dialog(ctx, label(id, L), [
-      h('label', {}, T.server[L], input),
-      h('label', { class: 'sb-chk' }, keep, T.remember[L]),
-    ], h('button', { class: 'sb-go' }, T.share[L]), e => {
-      const host = instance(input.value);
-      if (!host) {
-        e.preventDefault();  // keeps the dialog open
-        input.setCustomValidity(T.badServer[L]);
-        return input.reportValidity();
-      }
-      try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch (e2) { /* ok */ }
-      track();
-      const u = 'https://' + host + shareUrl(id, o);
-      if (!popup(u, SERVICES[id].w)) ctx.status(T.blocked[L], u, label(id, L));
+  function loadDialogs() {
+    return dialogs = dialogs || new Promise((ok, failed) => {
+      // The file hands over its functions by calling this with a maker of them.
+      api._dialogs = make => ok(make({ h, label, shareUrl, popup, SERVICES, BASE, SITE, LANGS, T }));
+      const script = h('script', { src: BASE + 'static/sharebar-dialogs.js' });
+      script.onerror = () => {
+        dialogs = null;  // tried again on the next click
+        script.remove();
+        failed();
+      };
+      document.head.append(script);
     });
   }
 
   /* Beacons. */
 
-  // crypto.randomUUID exists on https pages only; getRandomValues everywhere.
-  function uuid() {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = b[6] & 15 | 64;   // version 4
-    b[8] = b[8] & 63 | 128;  // RFC 4122 variant
-    return [...b].map(x => (x + 256).toString(16).slice(1)).join('')
-      .replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
+  // n random base-62 characters (share codes, event ids). getRandomValues works on http
+  // pages too, unlike randomUUID; bytes of 248 and over are dropped so every character is
+  // equally likely.
+  function randomCode(n) {
+    let s = '';
+    while (s.length < n) {
+      for (const x of crypto.getRandomValues(new Uint8Array(n))) if (x < 248) s += B62[x % 62];
+    }
+    return s.slice(0, n);
   }
 
   // A text/plain body: no CORS preflight, and it survives the page being closed.
   function send(event) {
-    const body = JSON.stringify({ site: SITE, id: uuid(), ...event }), url = BASE + 'v1/events';
+    const body = JSON.stringify({ site: SITE, id: randomCode(22), ...event }), url = BASE + 'v1/events';
     if (!navigator.sendBeacon(url, body)) {
       fetch(url, { method: 'POST', body, keepalive: true, mode: 'no-cors', credentials: 'omit' }).catch(() => {});
     }
+  }
+
+  /* Click-backs and address-bar attribution: the code travels in the query parameter PARAM. */
+
+  let ownTag = '', taggedPage = '';  // the address tag this reader was given, and its page
+  let changing = false;              // our own replaceState, which startTagging lets through
+
+  function addressCode() {
+    return new URLSearchParams(location.search).get(PARAM) || '';
+  }
+
+  // The address with its code set to c ('' takes it out): no reload, no new history entry.
+  // Through the page's current replaceState, so a router that wraps it sees the change too.
+  function setAddress(state, c) {
+    changing = true;
+    try {
+      history.replaceState(state, '', withCode(location.href, c));
+    } catch (e) {
+      // throttled by the browser, or an address it refuses: the address stays as it was
+    } finally {
+      changing = false;
+    }
+  }
+
+  // At start. A code in the address is either the reader's own address tag (a reload or a
+  // restored tab: history.state remembers it; kept as it is) or a shared link followed: then
+  // it leaves the address at once and is reported, once, when the page has loaded.
+  function landing() {
+    const code = addressCode();
+    if (!code) return;
+    if (code == history.state?.sbTag) {
+      ownTag = code;
+      taggedPage = pageUrl();
+      return;
+    }
+    setAddress(history.state, '');
+    afterLoad(() => SITE && send({ type: 'clickback', url: pageUrl(), code, referrer: document.referrer }));
+  }
+
+  // fn once: after the load event, when the browser is idle, so that it never competes with
+  // the page's rendering; or when the reader leaves before that.
+  function afterLoad(fn) {
+    let done = false;
+    const once = () => {
+      if (done) return;
+      done = true;
+      fn();
+    };
+    const idle = () => window.requestIdleCallback ? requestIdleCallback(once, { timeout: 2000 }) : setTimeout(once);
+    if (document.readyState == 'complete') idle();
+    else addEventListener('load', idle, { once: true });
+    addEventListener('pagehide', once, { once: true });
+  }
+
+  // Sites that opt in (address_bar) get their pages' addresses tagged, so that a link copied
+  // from the address bar is attributed too: "a-", the time in base 36, 8 random characters
+  // (ingest.ADDRESS_CODE); the server registers it on its first click-back. history.state
+  // keeps it as the reader's own, so a reload sends nothing, while the link pasted elsewhere
+  // (no such state) is a click-back. A page is tagged once; a state that is not a plain
+  // object is the app's to keep as it is, so such an entry stays untagged.
+  function tag() {
+    const st = history.state, cur = addressCode(), page = pageUrl();
+    if (cur && cur == st?.sbTag || st != null && (typeof st != 'object' || Array.isArray(st))) return;
+    if (page != taggedPage) ownTag = `a-${Math.floor(Date.now() / 1000).toString(36)}-${randomCode(8)}`;
+    taggedPage = page;
+    setAddress({ ...st, sbTag: ownTag }, ownTag);
+  }
+
+  // Single-page apps change the address with pushState (a new, untagged entry) and
+  // replaceState (which may drop the tag or its state), and back, forward or an in-page
+  // anchor (popstate) reach entries that may have lost them. Wrapping the two methods is how
+  // analytics scripts see route changes: popstate alone misses pushState, and the Navigation
+  // API is not in every browser. The tag is redone once the app's turn is over, so its router
+  // has finished with the address.
+  function startTagging() {
+    let timer;
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(tag);
+    };
+    for (const m of ['pushState', 'replaceState']) {
+      const own = history[m];
+      history[m] = function (...args) {
+        const r = own.apply(this, args);
+        if (!changing) later();
+        return r;
+      };
+    }
+    addEventListener('popstate', later);
+    tag();
   }
 
   /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). */
@@ -461,8 +520,10 @@
 
   const queue = window.Sharebar && window.Sharebar.q || [];
   window.Sharebar = api;
+  landing();
   loadCss();
   scan();
+  loadConfig();  // also with no bar on the page: it says whether to tag the address
   new MutationObserver(records => {
     // A data-sharebar attribute set, or elements added by the page (not the bars' own nodes
     // nor dialogs, which hold no new bars).

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from conftest import BeaconSender, Registered
 from widget_server import db, platforms
+from widget_server.assets import static_dir
 from widget_server.models import Site
 
 
@@ -18,7 +19,9 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     plain = client.get("/static/sharebar.js")
     assert plain.status_code == 200
     assert plain.mimetype == "text/javascript"
-    assert "/*@services@*/" not in plain.get_data(as_text=True)
+    assert "/*@config@*/" not in plain.get_data(as_text=True)
+    assert '"param":"_sb"' in plain.get_data(as_text=True)
+    assert json.dumps(list(platforms.DEFAULT_SERVICES), separators=(",", ":")) in plain.get_data(as_text=True)
     for service in platforms.SERVICE_IDS:
         assert f'"{service}"' in plain.get_data(as_text=True)
     zipped = client.get("/static/sharebar.js", headers={"Accept-Encoding": "gzip, br"})
@@ -172,3 +175,11 @@ def test_qr_code_carries_the_share_code(client: FlaskClient, site: Registered) -
     assert response.data != qr_svg("https://example.com/p?q=1")
     bad = client.get("/v1/qr.svg", query_string={**query, "code": "no spaces"})
     assert bad.status_code == 400 and bad.get_json()["param"] == "code"
+
+
+def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
+    response = client.get("/static/sharebar-dialogs.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    source = (static_dir() / "sharebar-dialogs.js").read_bytes()
+    assert 0 < len(response.data) < len(source)

@@ -1,4 +1,4 @@
-"""The widget's files as browsers get them: registry injected, minified, gzipped, ETagged.
+"""The widget's files as browsers get them: config injected, minified, gzipped, ETagged.
 
 The source in ``static/`` stays readable and runs as written; the server does at first
 request what a build step would do, and keeps the result in memory until the file changes.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -16,9 +17,9 @@ import rcssmin
 import rjsmin
 from flask import Response, request
 
-from . import platforms
+from . import platforms, urls
 
-REGISTRY_MARK = "/*@services@*/null"
+CONFIG_MARK = "/*@config@*/null"
 MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
 
 
@@ -51,10 +52,33 @@ def servable(name: str) -> bool:
     return name.rsplit(".", 1)[-1] in TYPES and (static_dir() / name).is_file()
 
 
+def widget_config() -> str:
+    """What the widget must agree on with the server, as the JS literal it is built with:
+    the service registry, the default bar, and which query parameters do not name a page."""
+    config = {
+        "services": platforms.registry(),
+        "defaults": list(platforms.DEFAULT_SERVICES),
+        "tracking": js_regexp_source(urls.TRACKING.pattern),
+        "param": urls.SHARE_PARAM,
+    }
+    return json.dumps(config, ensure_ascii=False, separators=(",", ":"))
+
+
+def js_regexp_source(pattern: str) -> str:
+    """``pattern`` unchanged, once it is known to mean the same as a JavaScript RegExp.
+
+    :raise ValueError: for syntax only Python has (named groups, inline flags, ``\\A``, ``\\Z``).
+    """
+    if re.search(r"\(\?P|\(\?[aiLmsux]|\\[AZ]", pattern):
+        raise ValueError(f"not a JavaScript RegExp as well: {pattern}")
+    return pattern
+
+
 def _transform(name: str, text: str) -> str:
-    if name == "sharebar.js":
-        registry = json.dumps(platforms.registry(), ensure_ascii=False, separators=(",", ":"))
-        return str(rjsmin.jsmin(text.replace(REGISTRY_MARK, registry)))
+    if name.endswith(".js"):
+        if CONFIG_MARK in text:
+            text = text.replace(CONFIG_MARK, widget_config())
+        return str(rjsmin.jsmin(text))
     if name.endswith(".css"):
         return str(rcssmin.cssmin(text))
     return text

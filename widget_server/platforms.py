@@ -3,7 +3,7 @@
 Each :class:`Service` names a target, says how the widget handles it (``kind``), and for the
 kinds that open a URL carries the share URL template the platform documents today. The widget
 receives the compact form built by :func:`registry` (injected in place of
-``/*@services@*/null`` in ``sharebar.js``) and does the substitution:
+the ``services`` key of the config that replaces ``/*@config@*/null`` in ``sharebar.js``) and does the substitution:
 
 * Placeholders are ``{url} {title} {summary} {image} {via} {hashtags} {tags_weibo} {via_at}``
   (see :data:`PLACEHOLDERS`); each value is ``encodeURIComponent``-ed by the widget, and query
