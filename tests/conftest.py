@@ -140,6 +140,13 @@ class BeaconSender:
         assert response.status_code == 204, response.get_data(as_text=True)
         return str(code)
 
+    def action(self, verb: str = "like", ip: str | None = None, headers: dict[str, str] | None = None,
+               **fields: Any) -> TestResponse:
+        """A like-and-share action beacon (``actor=TOKEN`` names the actor)."""
+        body = {"type": "action", "site": self.site.key, "url": "https://example.com/post/1", "verb": verb,
+                "id": uuid.uuid4().hex, "title": "A post", **fields}
+        return self.post(json.dumps(body), headers=headers, ip=ip)
+
     def clickback(self, code: str | None, ip: str = "198.51.100.20", headers: dict[str, str] | None = None,
                   **fields: Any) -> TestResponse:
         body = {"type": "clickback", "site": self.site.key, "url": f"https://example.com/post/1?_sb={code}",
@@ -193,7 +200,8 @@ class Seeder:
     the tables (Core upserts): so stats tests do not depend on how events get there.
 
     ``rollup`` adds counters to ``daily_rollups`` and to ``daily_uniques`` for the whole
-    site, the page and the platform, and, for click-backs only, the referrer host;
+    site, the page, the platform (not for actions, which have none), the action verb ('' for
+    plain shares and click-backs) and, for click-backs only, the referrer host;
     ``uniques`` sets a day's distinct sharers and visitors of one dim value.
     """
 
@@ -215,13 +223,13 @@ class Seeder:
         on_day = date.fromisoformat(day)
         key = {"site_id": self.site_id, "day": on_day, "page_id": page, "service": service,
                "referrer": referrer, "action": action}
-        shared = {k: v for k, v in counts.items() if k in ("shares", "bot_shares")}
         clicked = {k: v for k, v in counts.items() if k in ("clickbacks", "bot_clickbacks")}
         with self.app.app_context(), db.engine().begin() as conn:
             upsert(conn, daily_rollups, key, counts)
-            for dim, value in (("", ""), ("page", str(page)), ("platform", service), ("referrer", referrer)):
-                added = {**clicked, **(shared if dim != "referrer" else {})}
-                if added:
+            dims = [("", ""), ("page", str(page)), ("platform", service), ("referrer", referrer), ("action", action)]
+            for dim, value in dims:
+                added = clicked if dim == "referrer" else counts
+                if added and not (dim == "platform" and service == ""):
                     dim_key = {"site_id": self.site_id, "day": on_day, "dim": dim, "value": value}
                     upsert(conn, daily_uniques, dim_key, added)
 

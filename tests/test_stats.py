@@ -27,11 +27,11 @@ def breakdown(prop: str, *filters: Filter, metrics: tuple[str, ...] = ("shares",
     ((Filter("platform", ("weibo", "qq")),), None, "platform", False),
     ((Filter("platform", ("weibo",), negate=True),), None, "platform", False),
     ((Filter("platform", ("weibo",)), Filter("page", ("https://example.com/",))), None, None, False),
-    ((Filter("action", ("like",)),), None, None, False),
+    ((Filter("action", ("like",)),), None, "action", True),
     ((), "page", "page", True),
     ((Filter("page", ("a", "b"), negate=True),), "page", "page", True),
     ((Filter("platform", ("weibo",)),), "page", None, False),
-    ((), "action", None, False),
+    ((), "action", "action", True),
     ((), "referrer", "referrer", True),
 ])
 def test_which_table_answers(filters: tuple[Filter, ...], prop: str | None, dim: str | None, exact: bool) -> None:
@@ -54,10 +54,10 @@ def test_bucket(day: date, interval: str, start: date) -> None:
     assert stats.bucket(day, interval, SPAN) == start
 
 
-def test_lift() -> None:
-    assert stats.lift(3, 7) == 2.33
-    assert stats.lift(0, 7) is None
-    assert stats.lift(5, 0) == 0.0
+def test_ratio() -> None:
+    assert stats.ratio(7, 3) == 2.33
+    assert stats.ratio(7, 0) is None
+    assert stats.ratio(0, 5) == 0.0
 
 
 @contextmanager
@@ -87,7 +87,8 @@ def plan(app: Flask, statement: Select[Any]) -> str:
 @pytest.mark.parametrize(("query", "index"), [
     (breakdown("page"), "ix_uniques_site_dim_day"),
     (breakdown("platform", Filter("platform", ("weibo",))), "ix_uniques_site_dim_day"),
-    (breakdown("action"), "daily_rollups"),
+    (breakdown("action"), "ix_uniques_site_dim_day"),
+    (breakdown("action", Filter("platform", ("weibo",))), "daily_rollups"),
     (breakdown("platform", Filter("page", ("https://example.com/",))), "daily_rollups"),
 ])
 def test_breakdowns_search_an_index(app: Flask, site: Registered, query: StatsQuery, index: str) -> None:

@@ -4,22 +4,29 @@
     GET /api/v1/stats/timeseries    stats_timeseries    the same per date, week or month
     GET /api/v1/stats/breakdown     stats_breakdown     the same per platform, page, action or referrer
     GET /api/v1/stats/leaderboard   stats_leaderboard   top pages by shares, click-backs or lift
+    GET    /api/v1/feed                   action_feed    actions as Activity Streams 2.0, newest first
+    GET    /api/v1/feed.atom?token=T      atom_feed      the same as Atom, for feed readers (feed token)
+    DELETE /api/v1/actions/<id>           remove_action  delete one action
+    DELETE /api/v1/actors/<uid>/actions   forget_actor   delete every action of one actor
     GET /api/openapi.json           openapi_document    OpenAPI 3.1, public
 
-Stats calls need ``Authorization: Bearer TOKEN`` with the ``stats:read`` scope and a
-``site_id`` the token names; they answer JSON (``{"results": ...}``, Plausible's shapes) or,
+Calls need ``Authorization: Bearer TOKEN`` with the scope they name (``stats:read``,
+``feed:read``, ``actions:write``) and a ``site_id`` the token names (the Atom feed takes a
+feed token in its URL instead); stats calls they answer JSON (``{"results": ...}``, Plausible's shapes) or,
 with ``format=csv`` or ``Accept: text/csv``, CSV. Errors are ``application/problem+json``.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from urllib.parse import urlencode
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, json, jsonify, render_template, request
 
-from . import db, exports, openapi, query, stats, tokens
-from .models import utcnow
+from . import db, exports, feeds, openapi, query, sites, stats, tokens, verbs
+from .models import Site, utcnow
+from .problems import Problem
 from .query import StatsQuery
 
 bp = Blueprint("api", __name__)
@@ -124,6 +131,81 @@ def stats_leaderboard() -> Response:
     with db.engine().connect() as conn:
         rows = stats.leaderboard(conn, q)
     return answer(q, rows, rows, ["page", "title", *q.metrics], "leaderboard")
+
+
+def feed_params(site: Site) -> dict[str, Any]:
+    """The feed's filters and page: verb (comma list), page URL, limit (<= 100), before (id)."""
+    known = verbs.site_verbs(site.settings or {})
+    only = tuple(v for v in (request.args.get("verb") or "").split(",") if v)
+    if any(v not in known for v in only):
+        raise Problem(400, "unknown-verb", f"verb must be some of {', '.join(known)}.", "verb")
+    page = request.args.get("page")
+    before = request.args.get("before")
+    lang = request.args.get("lang") or sites.bar_settings(site)["lang"] or "en"
+    if lang not in verbs.LANGS:
+        raise Problem(400, "unknown-lang", f"lang must be one of {', '.join(verbs.LANGS)}.", "lang")
+    return {"only_verbs": only, "page_url": stats.page_value(page) if page else None,
+            "limit": query.parse_int(request.args.get("limit"), "limit", 20, feeds.MAX_LIMIT),
+            "before": query.parse_int(before, "before", 1, 2**62) if before else None, "lang": lang}
+
+
+def site_row(site_id: int) -> Site:
+    found = db.session().get(Site, site_id)
+    assert found is not None, "tokens.require checked that the site exists"
+    return found
+
+
+@bp.get("/api/v1/feed")
+def action_feed() -> Response:
+    """An AS2 ``OrderedCollectionPage``; ``next`` pages on with ``before``, stable under inserts."""
+    site = site_row(partner_site("feed:read"))
+    params = feed_params(site)
+    lang = params.pop("lang")
+    with db.engine().connect() as conn:
+        found = feeds.items(conn, site.id, **params)
+    next_url = None
+    if len(found) == params["limit"]:
+        next_url = request.base_url + "?" + urlencode({**request.args.to_dict(), "before": found[-1].id})
+    page = feeds.collection_page(found, site.id, verbs.site_verbs(site.settings or {}), lang,
+                                 request.url, next_url)
+    return Response(json.dumps(page, ensure_ascii=False), mimetype="application/activity+json")
+
+
+@bp.get("/api/v1/feed.atom")
+def atom_feed() -> Response:
+    """The feed as Atom; the URL's signed feed token stands in for the header."""
+    named = feeds.feed_site(request.args.get("token") or "")
+    site = db.session().get(Site, named[0]) if named else None
+    if site is None or named is None or named[1] != int((site.settings or {}).get("feed_version", 0)):
+        raise Problem(401, "invalid-feed-token", "The feed token is not valid (or was revoked).", "token")
+    params = feed_params(site)
+    lang = params.pop("lang")
+    with db.engine().connect() as conn:
+        found = feeds.items(conn, site.id, **params)
+    names = verbs.site_verbs(site.settings or {})
+    entries = [feeds.activity(item, site.id, names, lang) for item in found]
+    body = render_template("feed.atom.xml", site=site, entries=entries, self_url=request.url,
+                           updated=(found[0].published if found else site.created_at).isoformat(timespec="seconds"))
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.delete("/api/v1/actions/<int:action_id>")
+def remove_action(action_id: int) -> Response:
+    """204, or 404 when the site has no such action (deleting twice is 404 the second time)."""
+    site_id = partner_site("actions:write")
+    with db.engine().begin() as conn:
+        if not feeds.delete_action(conn, site_id, action_id):
+            raise Problem(404, "unknown-action", "The site has no action with this id.")
+    return Response(status=204)
+
+
+@bp.delete("/api/v1/actors/<path:uid>/actions")
+def forget_actor(uid: str) -> Response:
+    """``{"deleted": N}``: every action naming this actor is gone (right to be forgotten)."""
+    site_id = partner_site("actions:write")
+    with db.engine().begin() as conn:
+        deleted = feeds.erase_actor(conn, site_id, uid)
+    return jsonify(deleted=deleted)
 
 
 @bp.get("/api/openapi.json")

@@ -10,8 +10,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import create_app, db, signing, sites, tokens
-from .models import ApiToken
+from . import create_app, db, feeds, signing, sites, tokens
+from .models import ApiToken, Site, utcnow
 
 
 @click.group(cls=FlaskGroup, create_app=create_app)
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     """Put the app's own commands on ``app.cli`` (so ``flask``'s test runner sees them too)."""
     app.cli.add_command(db_group)
     app.cli.add_command(sites_group)
+    app.cli.add_command(feeds_group)
     app.cli.add_command(tokens_group)
 
 
@@ -136,6 +137,70 @@ def token_info(row: ApiToken) -> dict[str, Any]:
         "expires_at": tokens.aware(row.expires_at).isoformat(timespec="seconds"),
         "status": tokens.status(row),
     }
+
+
+@sites_group.command("set")
+@click.argument("site_id", type=int)
+@click.argument("settings", nargs=-1, required=True)
+def sites_set(site_id: int, settings: tuple[str, ...]) -> None:
+    """Change a site's settings: NAME=VALUE with VALUE as JSON (true, 30, ["x","y"], "dark").
+
+    Names: the bar defaults (services, theme, size, layout, counts, lang) and address_bar,
+    public_leaderboard, anonymous_actions, public_activity, public_names, retention_days, verbs.
+    """
+    try:
+        changed = sites.update_settings(site_id, dict(parse_setting(item) for item in settings))
+    except (LookupError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    click.echo(json.dumps(changed, ensure_ascii=False, indent=2))
+
+
+def parse_setting(item: str) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep:
+        raise click.BadParameter(f"{item!r} is not NAME=VALUE")
+    try:
+        return name.strip(), json.loads(raw)
+    except ValueError:
+        return name.strip(), raw  # a bare word is a string
+
+
+feeds_group = AppGroup("feeds", help="Action feeds.")
+
+
+@feeds_group.command("url")
+@click.option("--site", "site_id", type=int, required=True)
+def feeds_url(site_id: int) -> None:
+    """Print the Atom feed URL of a site (its token is in the URL: treat it as a secret)."""
+    site = existing_site(site_id)
+    token = feeds.feed_token(site.id, int((site.settings or {}).get("feed_version", 0)))
+    click.echo(f"{server_url()}/api/v1/feed.atom?token={token}")
+
+
+@feeds_group.command("revoke")
+@click.option("--site", "site_id", type=int, required=True)
+def feeds_revoke(site_id: int) -> None:
+    """Revoke every Atom feed URL of a site given out so far."""
+    site = existing_site(site_id)
+    version = int((site.settings or {}).get("feed_version", 0)) + 1
+    site.settings = {**(site.settings or {}), "feed_version": version}
+    db.session().commit()
+    click.echo(f"feed URLs of site {site.id} revoked; `widget-server feeds url --site {site.id}` gives the new one")
+
+
+@feeds_group.command("prune")
+def feeds_prune() -> None:
+    """Delete the actions older than each site's retention_days now (also done daily)."""
+    with db.engine().begin() as conn:
+        deleted = feeds.prune_all(conn, utcnow().date())
+    click.echo(f"{deleted} actions deleted")
+
+
+def existing_site(site_id: int) -> Site:
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise click.BadParameter(f"no site with id {site_id}")
+    return site
 
 
 def server_url() -> str:

@@ -3,10 +3,11 @@
     GET  /static/sharebar.js     widget_script      the widget (registry injected, minified)
     GET  /static/<name>          static_file        its stylesheet and other files
     GET  /v1/config              site_config        a site's bar defaults (+ the page's counts)
-    POST /v1/events              record_event       share and click-back beacons (sendBeacon)
+    POST /v1/events              record_event       share, click-back and action beacons (sendBeacon)
     GET  /v1/counts              page_counts        share counts of one page
     GET  /v1/qr.svg              qr_code            the WeChat QR code of a page
     GET  /v1/leaderboard         public_leaderboard a site's top pages (排行榜), when it opted in
+    GET  /v1/activity            recent_activity    the latest actions on a site or page, when it opted in
 
 No cookies are read or set here, and CORS is open: every answer is public by design.
 """
@@ -18,7 +19,8 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
-from . import assets, db, ingest, limits, query, sites, stats, visitors
+from . import actors, assets, db, feeds, ingest, limits, query, sites, stats, verbs, visitors
+from .actors import Actor
 from .models import Site, utcnow
 from .problems import Problem
 from .urls import BadURL, clean_url, url_host, with_share_code
@@ -94,7 +96,13 @@ def site_config() -> Response:
 
 def widget_settings(bar: dict[str, object]) -> dict[str, object]:
     """What the widget needs of the settings (not, say, whether the leaderboard is public)."""
-    return {name: bar[name] for name in ("services", "theme", "size", "layout", "counts", "lang", "address_bar")}
+    names = ("services", "theme", "size", "layout", "counts", "lang", "address_bar")
+    return {**{name: bar[name] for name in names}, "verbs": own_verbs(bar)}
+
+
+def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:
+    """The site's own verbs with their phrases (the widget knows the built-in ones)."""
+    return {name: list(verb.phrases) for name, verb in verbs.site_verbs(bar).items() if name not in verbs.VERBS}
 
 
 @bp.post("/v1/events", provide_automatic_options=False)
@@ -104,13 +112,31 @@ def record_event() -> Response:
     site = sites.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
+    actor = action_actor(site, beacon)
     with db.engine().begin() as conn:
         reader = current_reader(conn, site.id)
         limits.check("RATE_LIMIT_VISITOR", site.id, reader.visitor)
         limits.check("RATE_LIMIT_SITE", site.id)
-        address_bar = bool(sites.bar_settings(site)["address_bar"])
-        ingest.record(conn, site.id, beacon, reader, address_bar)
+        settings = sites.bar_settings(site)
+        ingest.record(conn, site.id, beacon, reader, bool(settings["address_bar"]), actor=actor)
     return Response(status=204)
+
+
+def action_actor(site: Site, beacon: ingest.Beacon) -> Actor | None:
+    """The verified actor of an action beacon (None: anonymous, if the site allows it).
+
+    :raise Problem: 400 for a verb the site does not know, 401 for a bad actor token,
+        403 when the site wants every action named.
+    """
+    settings = sites.bar_settings(site)
+    ingest.check_verb(beacon, settings)
+    if beacon.type != "action":
+        return None
+    if beacon.actor:
+        return actors.verify(beacon.actor, site.id, site.secret)
+    if not settings["anonymous_actions"]:
+        raise Problem(403, "actor-required", "This site records only actions with a signed actor.", "actor")
+    return None
 
 
 def read_body() -> bytes:
@@ -183,4 +209,26 @@ def public_leaderboard() -> Response:
         rows = stats.public_leaderboard(conn, board)
     response = jsonify(period=board.period, order_by=board.order_by, results=rows)
     response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/v1/activity")
+def recent_activity() -> Response:
+    """The latest actions (of one page with ``url``), for the widget's recent-activity element:
+    404 ``activity-off`` unless the site's settings say ``"public_activity": true``; actors'
+    names only with ``"public_names": true``; at most 20; cached one minute."""
+    site = sites.site_from_key(request.args.get("site"))
+    settings = sites.bar_settings(site)
+    if settings["public_activity"] is not True:
+        raise Problem(404, "activity-off", "This site does not publish its recent activity.")
+    url = page_of_site(site, request.args["url"]) if request.args.get("url") else None
+    limit = query.parse_int(request.args.get("limit"), "limit", 10, 20)
+    with db.engine().connect() as conn:
+        found = feeds.items(conn, site.id, limit=limit, page_url=url)
+    names = settings["public_names"] is True
+    items = [{"verb": item.verb, "url": item.url, "title": item.title,
+              "name": item.actor_name if names else None, "published": item.published.isoformat(timespec="seconds")}
+             for item in found]
+    response = jsonify(items=items)
+    response.headers["Cache-Control"] = "public, max-age=60"
     return response

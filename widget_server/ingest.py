@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import platforms
-from .models import daily_marks, daily_rollups, daily_uniques, events, pages, share_codes, utcnow
+from . import platforms, verbs
+from .actors import Actor
+from .models import actions, daily_marks, daily_rollups, daily_uniques, events, pages, share_codes, utcnow
 from .problems import Problem
 from .urls import BadURL, clean_url, url_hash, url_host
 
@@ -29,7 +30,7 @@ EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 SHARE_CODE = re.compile(r"^[A-Za-z0-9_-]{6,40}$")
 ADDRESS_CODE = re.compile(r"^a-([0-9a-z]{1,10})-[A-Za-z0-9]{4,12}$")
 ADDRESS = "address"  # the pseudo-service of links copied from the address bar
-EVENT_TYPES = ("share", "clickback")
+EVENT_TYPES = ("share", "clickback", "action")
 MAX_TITLE = 300
 
 
@@ -43,6 +44,8 @@ class Beacon:
     code: str | None
     title: str | None = None
     referrer: str = ""
+    verb: str | None = None  # an action's verb, or the action a share follows
+    actor: str | None = None  # an action's actor token, verified once the site is known
 
 
 @dataclass(frozen=True)
@@ -85,12 +88,33 @@ def parse_beacon(data: dict[str, Any]) -> Beacon:
     except BadURL as exc:
         raise Problem(400, "invalid-url", str(exc), "url") from None
     code = clean_code(data.get("code"), required=kind == "clickback")
+    if kind == "action":
+        actor = data.get("actor")
+        if actor is not None and not isinstance(actor, str):
+            raise Problem(400, "invalid-actor", "actor must be the actor token string.", "actor")
+        return Beacon(kind, key, url, event_id, None, None, clean_title(data.get("title")),
+                      verb=clean_verb(data.get("verb"), "verb"), actor=actor or None)
     if kind == "clickback":
         return Beacon(kind, key, url, event_id, None, code, referrer=referrer_host(data.get("referrer")))
     service = data.get("service")
     if service not in platforms.SERVICE_IDS:
         raise Problem(400, "unknown-service", "service is not a known service id.", "service")
-    return Beacon(kind, key, url, event_id, service, code, clean_title(data.get("title")))
+    follows = clean_verb(data["action"], "action") if data.get("action") is not None else None
+    return Beacon(kind, key, url, event_id, service, code, clean_title(data.get("title")), verb=follows)
+
+
+def clean_verb(raw: object, param: str) -> str:
+    """A verb's spelling; whether the site knows it is checked once the site is known."""
+    if not isinstance(raw, str) or not (raw in verbs.VERBS or verbs.SITE_VERB.match(raw)):
+        raise Problem(400, "unknown-verb", f"{param} is not a verb.", param)
+    return raw
+
+
+def check_verb(beacon: Beacon, site_settings: dict[str, Any]) -> None:
+    """Refuse a verb the site did not define (built-in verbs are always known)."""
+    if beacon.verb is not None and beacon.verb not in verbs.site_verbs(site_settings):
+        param = "verb" if beacon.type == "action" else "action"
+        raise Problem(400, "unknown-verb", f"{beacon.verb!r} is not a verb of this site.", param)
 
 
 def clean_code(raw: object, required: bool) -> str | None:
@@ -195,12 +219,12 @@ def bump(conn: Connection, table: Table, key: dict[str, Any], *columns: str) -> 
     ))
 
 
-def count_dims(conn: Connection, site_id: int, day: Any, dims: list[tuple[str, str]], counter: str,
-               role: str | None = None, visitor: str = "") -> None:
-    """Add one to ``counter`` of each (dim, value) of the day, and to ``role`` (sharers,
+def count_dims(conn: Connection, site_id: int, day: Any, dims: list[tuple[str, str]],
+               counters: str | tuple[str, ...], role: str | None = None, visitor: str = "") -> None:
+    """Add one to ``counters`` of each (dim, value) of the day, and to ``role`` (sharers,
     visitors) where this visitor is new today for that value."""
     for dim, value in dims:
-        columns = [counter]
+        columns = [counters] if isinstance(counters, str) else list(counters)
         if role and first_time(conn, site_id, day, role, dim, value, visitor):
             columns.append(role)
         bump(conn, daily_uniques, {"site_id": site_id, "day": day, "dim": dim, "value": value}, *columns)
@@ -219,7 +243,7 @@ def set_status(conn: Connection, event: int, status: str) -> None:
 
 
 def record(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
-           address_bar: bool = False, now: datetime | None = None) -> bool:
+           address_bar: bool = False, now: datetime | None = None, actor: Actor | None = None) -> bool:
     """Store and count the beacon; False when its event id was already stored.
 
     :raise Problem 404: for a click-back whose code names no share of the site.
@@ -227,6 +251,8 @@ def record(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
     now = now or utcnow()
     if beacon.type == "share":
         return record_share(conn, site_id, beacon, reader, now)
+    if beacon.type == "action":
+        return record_action(conn, site_id, beacon, reader, actor, now)
     return record_clickback(conn, site_id, beacon, reader, address_bar, now)
 
 
@@ -240,8 +266,9 @@ def record_share(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
         return False
     if beacon.code:
         register_code(conn, site_id, beacon.code, Share(page, beacon.service, reader.visitor, now))
-    key = {"site_id": site_id, "day": day, "page_id": page, "service": beacon.service, "referrer": "", "action": ""}
-    dims = [("", ""), ("page", str(page)), ("platform", beacon.service)]
+    key = {"site_id": site_id, "day": day, "page_id": page, "service": beacon.service, "referrer": "",
+           "action": beacon.verb or ""}
+    dims = [("", ""), ("page", str(page)), ("platform", beacon.service), ("action", beacon.verb or "")]
     if reader.bot:
         set_status(conn, event, "bot")
         bump(conn, daily_rollups, key, "bot_shares")
@@ -249,8 +276,9 @@ def record_share(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
     elif not first_time(conn, site_id, day, "share", page, beacon.service, reader.visitor):
         set_status(conn, event, "repeat")
     else:
-        bump(conn, daily_rollups, key, "shares")
-        count_dims(conn, site_id, day, dims, "shares", "sharers", reader.visitor)
+        counters = ("shares", "action_shares") if beacon.verb else ("shares",)
+        bump(conn, daily_rollups, key, *counters)
+        count_dims(conn, site_id, day, dims, counters, "sharers", reader.visitor)
     return True
 
 
@@ -271,7 +299,8 @@ def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Rea
         return False
     key = {"site_id": site_id, "day": day, "page_id": share.page_id, "service": share.service,
            "referrer": beacon.referrer, "action": ""}
-    dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", beacon.referrer)]
+    dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", beacon.referrer),
+            ("action", "")]
     if reader.bot:
         set_status(conn, event, "bot")
         bump(conn, daily_rollups, key, "bot_clickbacks")
@@ -283,4 +312,31 @@ def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Rea
     else:
         bump(conn, daily_rollups, key, "clickbacks")
         count_dims(conn, site_id, day, dims, "clickbacks", "visitors", reader.visitor)
+    return True
+
+
+def record_action(conn: Connection, site_id: int, beacon: Beacon, reader: Reader, actor: Actor | None,
+                  now: datetime) -> bool:
+    """Store a like-and-share action; counted (and in the feed) once per visitor, page, verb
+    and day, never for bots."""
+    assert beacon.verb is not None
+    page = page_id(conn, site_id, beacon.url, beacon.title)
+    day = now.date()
+    row = {"site_id": site_id, "event_id": beacon.event_id, "verb": beacon.verb, "page_id": page,
+           "actor_uid": actor.uid if actor else None, "actor_name": actor.name if actor else None,
+           "actor_avatar": actor.avatar if actor else None, "visitor": reader.visitor, "day": day,
+           "created_at": now}
+    insert = dialect_insert(conn, actions).values(row).on_conflict_do_nothing().returning(actions.c.id)
+    stored = conn.scalar(insert)
+    if stored is None:
+        return False
+    status = "bot" if reader.bot else None
+    if status is None and not first_time(conn, site_id, day, "action", page, beacon.verb, reader.visitor):
+        status = "repeat"
+    if status:
+        conn.execute(update(actions).where(actions.c.id == stored).values(status=status))
+        return True
+    key = {"site_id": site_id, "day": day, "page_id": page, "service": "", "referrer": "", "action": beacon.verb}
+    bump(conn, daily_rollups, key, "actions")
+    count_dims(conn, site_id, day, [("", ""), ("page", str(page)), ("action", beacon.verb)], "actions")
     return True

@@ -109,6 +109,8 @@ daily_rollups = Table(
     Column("clickbacks", Integer, nullable=False, server_default="0"),
     Column("bot_shares", Integer, nullable=False, server_default="0"),
     Column("bot_clickbacks", Integer, nullable=False, server_default="0"),
+    Column("actions", Integer, nullable=False, server_default="0"),  # rows with service ''
+    Column("action_shares", Integer, nullable=False, server_default="0"),  # shares that followed one
     Index("ix_rollups_page", "page_id", "service"),
 )
 
@@ -129,7 +131,31 @@ daily_uniques = Table(
     Column("bot_clickbacks", Integer, nullable=False, server_default="0"),
     Column("sharers", Integer, nullable=False, server_default="0"),
     Column("visitors", Integer, nullable=False, server_default="0"),
+    Column("actions", Integer, nullable=False, server_default="0"),
+    Column("action_shares", Integer, nullable=False, server_default="0"),
     Index("ix_uniques_site_dim_day", "site_id", "dim", "day"),  # one dim over a range of days
+)
+
+# Like-and-share actions: the feed reads these rows (only "counted" ones), newest id first.
+actions = Table(
+    "actions",
+    Base.metadata,
+    Column("id", BigId, primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("verb", String(32), nullable=False),
+    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
+    Column("actor_uid", String(100)),  # from a verified actor token; None when anonymous
+    Column("actor_name", String(100)),
+    Column("actor_avatar", Text),
+    Column("visitor", String(32)),
+    Column("status", String(8), nullable=False, server_default="counted"),
+    Column("day", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("site_id", "event_id", name="uq_actions_site_event"),
+    Index("ix_actions_site_id", "site_id", "id"),
+    Index("ix_actions_site_actor", "site_id", "actor_uid"),
+    Index("ix_actions_site_day", "site_id", "day"),
 )
 
 # What was already seen today (a repeat share, a visitor already counted as unique); kept two

@@ -85,6 +85,8 @@ PARAMETERS: Schema = {
 METRIC_PROPERTIES: Schema = {
     "shares": COUNT, "clickbacks": COUNT, "bot_shares": COUNT, "bot_clickbacks": COUNT,
     "sharers": NULLABLE_COUNT, "visitors": NULLABLE_COUNT, "lift": LIFT,
+    "actions": COUNT, "action_shares": COUNT,
+    "share_rate": {"type": ["number", "null"], "description": "action_shares / actions, 2 decimals; null without actions"},
 }
 
 QUERY_ECHO = obj({
@@ -105,18 +107,25 @@ def beacon_schemas() -> Schema:
         "id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$", "description": "unique per event; retries reuse it"},
     }
     code = {"type": "string", "pattern": "^[A-Za-z0-9_-]{6,40}$"}
+    verb = {"type": "string", "pattern": "^[a-z][a-z0-9_-]{1,31}$",
+            "description": "like, comment, upvote, favorite, read, upload, or a verb the site defined"}
     share = obj({**common, "type": {"const": "share"}, "service": {"enum": list(platforms.SERVICE_IDS)},
-                 "title": {"type": "string"}, "code": {**code, "description": "the share code the shared link carries"}},
+                 "title": {"type": "string"}, "code": {**code, "description": "the share code the shared link carries"},
+                 "action": {**verb, "description": "the action this share followed (like-and-share)"}},
                 ["type", "site", "url", "service", "id"], extra=True)
+    action = obj({**common, "type": {"const": "action"}, "verb": verb, "title": {"type": "string"},
+                  "actor": {"type": "string", "description": "an actor token signed with the site's secret (README)"}},
+                 ["type", "site", "url", "verb", "id"], extra=True)
     clickback = obj({**common, "type": {"const": "clickback"}, "code": {**code, "description": "the code the link carried"},
                      "referrer": {"type": "string", "description": "document.referrer; only its host is kept"}},
                     ["type", "site", "url", "code", "id"], extra=True)
     return {
-        "ShareBeacon": share, "ClickbackBeacon": clickback,
-        "Beacon": {"oneOf": [ref("ShareBeacon"), ref("ClickbackBeacon")],
+        "ShareBeacon": share, "ClickbackBeacon": clickback, "ActionBeacon": action,
+        "Beacon": {"oneOf": [ref("ShareBeacon"), ref("ClickbackBeacon"), ref("ActionBeacon")],
                    "discriminator": {"propertyName": "type",
                                      "mapping": {"share": "#/components/schemas/ShareBeacon",
-                                                 "clickback": "#/components/schemas/ClickbackBeacon"}}},
+                                                 "clickback": "#/components/schemas/ClickbackBeacon",
+                                                 "action": "#/components/schemas/ActionBeacon"}}},
     }
 
 
@@ -145,6 +154,70 @@ def schemas() -> Schema:
                 {**page_row, "shares": COUNT, "clickbacks": COUNT, "lift": {"type": "number"}}, ["page", "title"])},
         }, ["period", "order_by", "results"]),
         "Health": obj({"status": STRING, "database": STRING}, ["status"]),
+        **feed_schemas(),
+    }
+
+
+def feed_schemas() -> Schema:
+    actor = {"oneOf": [{"type": "null"}, obj({"type": {"const": "Person"}, "id": STRING, "name": {"type": ["string", "null"]},
+                                              "icon": obj({"type": STRING, "url": STRING})}, ["type", "id"])]}
+    activity = obj({
+        "type": {"type": "string", "description": "Like, Create, Add, Read or Activity"}, "id": STRING, "verb": STRING,
+        "summary": STRING, "actor": actor, "published": {"type": "string", "format": "date-time"},
+        "object": obj({"type": STRING, "id": STRING, "url": STRING, "name": STRING}, ["type", "url"]),
+    }, ["type", "id", "verb", "summary", "actor", "object", "published"])
+    return {
+        "Activity": activity,
+        "FeedPage": obj({"@context": {}, "type": {"const": "OrderedCollectionPage"}, "id": STRING,
+                         "orderedItems": {"type": "array", "items": ref("Activity")}, "next": STRING},
+                        ["@context", "type", "id", "orderedItems"]),
+        "RecentActivity": obj({"items": {"type": "array", "items": obj({
+            "verb": STRING, "url": STRING, "title": {"type": ["string", "null"]}, "name": {"type": ["string", "null"]},
+            "published": STRING}, ["verb", "url", "title", "name", "published"])}}, ["items"]),
+        "Deleted": obj({"deleted": COUNT}, ["deleted"]),
+    }
+
+
+def partner_errors(scope: str) -> Schema:
+    return {
+        "401": problem("No token, or one that is garbled, unknown, expired or revoked."),
+        "403": problem(f"The token lacks the `{scope}` scope (`insufficient-scope`)."),
+        "404": problem("No such site or item, or not one the token names: the same answer."),
+    }
+
+
+def feed_paths() -> Schema:
+    feed_params = [ref("site_id", "parameters"),
+                   param("verb", "Comma list of verbs to keep.", STRING),
+                   param("page", "Only the actions on this page URL.", STRING),
+                   param("limit", "Items per page, at most 100.", {"type": "string", "pattern": "^[0-9]+$", "default": "20"}),
+                   param("before", "The `next` link's cursor: items older than this id.", {"type": "string", "pattern": "^[0-9]+$"}),
+                   param("lang", "Language of the summaries.", {"type": "string", "enum": ["zh-CN", "zh-TW", "en"]})]
+    partner = {"tags": ["partner"], "security": [{"partnerToken": []}]}
+    return {
+        "/api/v1/feed": {"get": {**partner, "summary": "The action feed, Activity Streams 2.0, newest first",
+                                 "parameters": feed_params, "responses": {
+                                     "200": ok("One page; `next` links the following one.", ref("FeedPage"),
+                                               "application/activity+json"),
+                                     "400": problem("A parameter is not acceptable."), **partner_errors("feed:read")}}},
+        "/api/v1/feed.atom": {"get": {"summary": "The action feed as Atom, for feed readers", "tags": ["partner"],
+                                      "parameters": [param("token", "The feed token from `widget-server feeds url`.",
+                                                           STRING, required=True), *feed_params[1:]],
+                                      "responses": {"200": ok("Atom 1.0.", STRING, "application/atom+xml"),
+                                                    "400": problem("A parameter is not acceptable."),
+                                                    "401": problem("Not a feed token, or a revoked one.")}}},
+        "/api/v1/actions/{action_id}": {"delete": {
+            **partner, "summary": "Delete one action (and take it out of the totals)",
+            "parameters": [{"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                           ref("site_id", "parameters")],
+            "responses": {"204": {"description": "Deleted."}, "400": problem("Bad site_id."),
+                          **partner_errors("actions:write")}}},
+        "/api/v1/actors/{uid}/actions": {"delete": {
+            **partner, "summary": "Delete every action of one actor (right to be forgotten)",
+            "parameters": [{"name": "uid", "in": "path", "required": True, "schema": STRING},
+                           ref("site_id", "parameters")],
+            "responses": {"200": ok("How many were deleted.", ref("Deleted")), "400": problem("Bad site_id."),
+                          **partner_errors("actions:write")}}},
     }
 
 
@@ -204,6 +277,12 @@ def embed_paths() -> Schema:
                                    "code", "A share code to carry in the link.",
                                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{6,40}$"})],
                                "responses": {"200": ok("SVG.", STRING, "image/svg+xml"), **key_errors}}},
+        "/v1/activity": {"get": {
+            "summary": "The latest actions of a site or page, when it opted in", "tags": ["embed"],
+            "parameters": [SITE_KEY, {**PAGE_URL, "required": False},
+                           param("limit", "At most 20.", {"type": "string", "pattern": "^[0-9]+$", "default": "10"})],
+            "responses": {"200": ok("Newest first; names only where the site shows them.", ref("RecentActivity")),
+                          **key_errors, "404": problem("No such site, or it publishes no activity (`activity-off`).")}}},
         "/v1/leaderboard": {"get": {
             "summary": "A site's public leaderboard (排行榜), when it opted in", "tags": ["embed"],
             "parameters": [SITE_KEY, ref("order_by", "parameters"),
@@ -229,6 +308,7 @@ def paths() -> Schema:
         "/api/v1/stats/leaderboard": stats_operation(
             "Top pages by shares, click-backs or lift", "Leaderboard", ("period", "date", "order_by", "filters", "format"),
             (param("limit", "Pages, at most 100.", {"type": "string", "pattern": "^[0-9]+$", "default": "10"}),)),
+        **feed_paths(),
         "/api/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": ok("OpenAPI 3.1.", {"type": "object"})}}},
         "/healthz": {"get": {"summary": "Liveness", "tags": ["ops"], "responses": {"200": ok("Alive.", ref("Health"))}}},

@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from .problems import Problem
 
 PERIODS = ("day", "7d", "30d", "month", "6mo", "12mo", "custom")
-COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks")
+COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
 UNIQUES = ("sharers", "visitors")
-METRICS = ("shares", "clickbacks", "sharers", "visitors", "lift", "bot_shares", "bot_clickbacks")
+METRICS = ("shares", "clickbacks", "sharers", "visitors", "lift", "bot_shares", "bot_clickbacks",
+           "actions", "action_shares", "share_rate")
 PROPERTIES = ("platform", "page", "action", "referrer")
 INTERVALS = ("date", "week", "month")
 ORDERS = ("shares", "clickbacks", "lift")

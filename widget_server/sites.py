@@ -23,6 +23,11 @@ BAR_DEFAULTS: dict[str, Any] = {
     "lang": None,
     "address_bar": False,  # tag the address so links copied from it are attributed
     "public_leaderboard": False,
+    "anonymous_actions": True,  # record like-and-share actions that name no actor
+    "public_activity": False,  # the recent-activity endpoint and widget element
+    "public_names": False,  # ... showing actors' display names
+    "retention_days": None,  # actions older than this are deleted
+    "verbs": [],  # the site's own verbs, beside like, comment, upvote, favorite, read, upload
 }
 
 
@@ -58,6 +63,56 @@ def create_site(name: str, domains: list[str]) -> Site:
     session.add(site)
     session.commit()
     return site
+
+
+CHOICES: dict[str, tuple[object, ...]] = {
+    "theme": ("auto", "light", "dark"), "size": ("small", "medium", "large"),
+    "layout": ("inline", "float"), "lang": (None, "zh-CN", "zh-TW", "en"),
+}
+FLAGS = ("counts", "address_bar", "public_leaderboard", "anonymous_actions", "public_activity", "public_names")
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """``value`` if it is acceptable for setting ``name``; ValueError saying why otherwise."""
+    if name in CHOICES:
+        if value not in CHOICES[name]:
+            raise ValueError(f"{name} must be one of {', '.join(map(str, CHOICES[name]))}")
+    elif name in FLAGS:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be true or false")
+    elif name == "services":
+        if not isinstance(value, list) or not value or any(v not in platforms.SERVICE_IDS for v in value):
+            raise ValueError("services must be a non-empty list of service ids")
+    elif name == "retention_days":
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError("retention_days must be a number of days (or null)")
+    elif name == "verbs":
+        check_verbs(value)
+    else:
+        raise ValueError(f"no setting {name!r}; settings: {', '.join(BAR_DEFAULTS)}")
+    return value
+
+
+def check_verbs(value: Any) -> None:
+    from .verbs import SITE_VERB
+
+    names = value if isinstance(value, list) else list(value) if isinstance(value, dict) else None
+    if names is None or any(not isinstance(n, str) or not SITE_VERB.match(n) for n in names):
+        raise ValueError("verbs must be a list of lower-case names (or a mapping of name to three phrases)")
+
+
+def update_settings(site_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply checked ``changes`` to a site's settings; returns the settings now in force.
+
+    :raise LookupError: no such site. :raise ValueError: a bad name or value (nothing changed).
+    """
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise LookupError(f"no site with id {site_id}")
+    checked = {name: check_setting(name, value) for name, value in changes.items()}
+    site.settings = {**(site.settings or {}), **checked}
+    db.session().commit()
+    return bar_settings(site)
 
 
 def bar_settings(site: Site) -> dict[str, Any]:

@@ -36,7 +36,8 @@ R, U = daily_rollups.c, daily_uniques.c
 ROLLUP_COLUMNS: dict[str, ColumnElement[Any]] = {
     "platform": R.service, "page": R.page_id, "action": R.action, "referrer": R.referrer,
 }
-UNIQUE_DIMS = {"platform": "platform", "page": "page", "referrer": "referrer"}  # property -> dim
+UNIQUE_DIMS = {"platform": "platform", "page": "page", "referrer": "referrer", "action": "action"}  # property -> dim
+RATIOS = {"lift": ("clickbacks", "shares"), "share_rate": ("action_shares", "actions")}  # metric -> (over, under)
 
 
 def page_counts(conn: Connection, site_id: int, url: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def page_counts(conn: Connection, site_id: int, url: str) -> dict[str, Any]:
     query = (
         select(daily_rollups.c.service, func.sum(daily_rollups.c.shares))
         .join(pages, pages.c.id == daily_rollups.c.page_id)
-        .where(pages.c.site_id == site_id, pages.c.url_hash == url_hash(url))
+        .where(pages.c.site_id == site_id, pages.c.url_hash == url_hash(url), daily_rollups.c.service != "")
         .group_by(daily_rollups.c.service)
     )
     per_service = {service: int(total) for service, total in conn.execute(query)}
@@ -124,6 +125,8 @@ def source(query: StatsQuery) -> Source:
         return Source(daily_uniques, tuple(where), key, uniques_exact(query.filters, query.prop))
     where = [R.site_id == query.site_id, R.day >= query.range.start, R.day <= query.range.end]
     where += [matches(ROLLUP_COLUMNS[f.prop], f, query.site_id) for f in query.filters]
+    if query.prop == "platform":
+        where.append(R.service != "")  # the rows of actions, which have no platform
     referrer = query.prop == "referrer" or any(f.prop == "referrer" for f in query.filters)
     key = ROLLUP_COLUMNS[query.prop] if query.prop else None
     return Source(daily_rollups, tuple(where), key, uniques=False, shares=not referrer)
@@ -132,8 +135,9 @@ def source(query: StatsQuery) -> Source:
 def columns_needed(metrics: Iterable[str], src: Source) -> tuple[str, ...]:
     """The columns to sum: counters asked for, shares and clickbacks for lift, uniques if exact."""
     wanted = set(metrics)
-    if "lift" in wanted:
-        wanted |= {"shares", "clickbacks"}
+    for ratio, parts in RATIOS.items():
+        if ratio in wanted:
+            wanted |= set(parts)
     names = [name for name in COUNTERS if name in wanted]
     return tuple(names + ([name for name in UNIQUES if name in wanted] if src.uniques else []))
 
@@ -145,17 +149,19 @@ def wants_uniques(metrics: Iterable[str]) -> bool:
 # -- turning sums into metrics ------------------------------------------------------------
 
 
-def lift(shares: int, clickbacks: int) -> float | None:
-    """Click-backs per share, two decimals; None when nothing was shared."""
-    return round(clickbacks / shares, 2) if shares else None
+def ratio(over: int, under: int) -> float | None:
+    """``over / under`` to two decimals (lift: click-backs per share; share_rate: shares that
+    followed an action per action); None when ``under`` is 0."""
+    return round(over / under, 2) if under else None
 
 
 def metric_values(metrics: Iterable[str], found: Mapping[Any, Any], uniques: bool) -> Row:
     """The metrics in the order asked, from summed columns; sharers/visitors None unless exact."""
     row: Row = {}
     for name in metrics:
-        if name == "lift":
-            row[name] = lift(int(found.get("shares") or 0), int(found.get("clickbacks") or 0))
+        if name in RATIOS:
+            over, under = RATIOS[name]
+            row[name] = ratio(int(found.get(over) or 0), int(found.get(under) or 0))
         elif name in UNIQUES and not uniques:
             row[name] = None
         else:

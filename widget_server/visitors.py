@@ -16,6 +16,7 @@ from functools import lru_cache
 from crawlerdetect import CrawlerDetect
 from sqlalchemy import Connection, delete, select
 
+from . import feeds
 from .models import daily_marks, salts
 
 KEEP_DAYS = 2
@@ -36,6 +37,7 @@ def daily_salt(conn: Connection, day: date) -> str:
         conn.execute(dialect_insert(conn, salts).values(new).on_conflict_do_nothing())
         salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
         forget_before(conn, day - timedelta(days=KEEP_DAYS - 1))
+        feeds.prune_all(conn, day)  # the day's first request also applies the retention periods
     for old in [k for k in _salts if k[1] < day]:
         del _salts[old]
     _salts[key] = str(salt)
