@@ -49,6 +49,8 @@
   let asked = false;       // /v1/config requested
   let configured = false;  // ... and answered or failed
   let cssReady = false;
+  let configDone;          // resolves the promise below with the site's settings (or null)
+  const config = new Promise(ok => configDone = ok);
 
   // Elements from a tag, attributes (false and null ones left out) and children (text is
   // added as text, never parsed as HTML).
@@ -230,11 +232,13 @@
     else if (st.counts) showCounts(host);
   }
 
-  // Draws the bars not drawn yet: at start, and whenever the page adds elements.
+  // Draws the bars not drawn yet: at start, and whenever the page adds elements. Pages with
+  // like-and-share buttons or a recent-activity list get the code for them (sharebar-actions.js).
   function scan() {
     for (const host of document.querySelectorAll('[data-sharebar]')) {
       if (!bars.has(host)) render(host);
     }
+    if (document.querySelector('[data-sharebar-action],[data-sharebar-activity]')) actions('scan');
   }
 
   function loadCss() {
@@ -265,6 +269,7 @@
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       }
       configured = true;
+      configDone(site);
       reconcile();
       if (site && site.address_bar) startTagging();
     };
@@ -306,8 +311,11 @@
     const s = SERVICES[id], k = s && s.k, L = ctx.L, e = ctx.e, b = ctx.b;
     if (!k) return;
     const o = opts(d), code = randomCode(10), so = { ...o, url: withCode(o.url, code) }, u = shareUrl(id, so);
+    // A share offered after an action (sharebar-actions.js) carries the verb, and the page's
+    // own title where the shared text is the action's sentence.
     const track = () => send({
-      type: 'share', url: o.url, service: id, title: o.title, code: k == 'print' ? undefined : code,
+      type: 'share', url: o.url, service: id, title: d.sbTitle || o.title, action: d.sbVerb,
+      code: k == 'print' ? undefined : code,
     });
     // What the link opens when the browser follows it (blocked popup, mail, modified click).
     if (b && b.href) b.href = u;
@@ -372,24 +380,35 @@
     }
   }
 
-  /* Dialogs: WeChat's QR code and the Mastodon server, in sharebar-dialogs.js. Most readers
-     never open one, so the file comes on the first click that needs it (a pointerdown starts
-     it early), from the script's server like everything else (a CSP script-src allows it). */
+  /* Code most pages never need, loaded on first use from the script's server like everything
+     else (a CSP script-src allows it): the dialogs (WeChat's QR code, the Mastodon server) in
+     sharebar-dialogs.js, on the first click that needs one (a pointerdown starts it early);
+     like-and-share and recent activity in sharebar-actions.js, on pages that use them. */
 
-  let dialogs = null;  // promise of {qr, fediverse}
+  const modules = {};  // name -> promise of its functions
 
-  function loadDialogs() {
-    return dialogs = dialogs || new Promise((ok, failed) => {
+  function load(name) {
+    return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
-      api._dialogs = make => ok(make({ h, label, shareUrl, popup, SERVICES, BASE, SITE, LANGS, T }));
-      const script = h('script', { src: BASE + 'static/sharebar-dialogs.js' });
+      api['_' + name] = make => ok(make({
+        h, label, shareUrl, popup, opts, langIndex, render, bars, get, send, config,
+        SERVICES, BASE, SITE, LANGS, T,
+      }));
+      const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {
-        dialogs = null;  // tried again on the next click
+        modules[name] = null;  // tried again on the next use
         script.remove();
         failed();
       };
       document.head.append(script);
     });
+  }
+
+  const loadDialogs = () => load('dialogs');
+
+  // Calls the actions module's fn; quietly nothing should it fail to load.
+  function actions(fn, ...args) {
+    load('actions').then(m => m[fn](...args), () => {});
   }
 
   /* Beacons. */
@@ -517,6 +536,8 @@
     status() {},
   });
   api.track = send;
+  // Like-and-share from script: {url, title, actor, share}; never throws into the page.
+  api.action = (verb, o) => { actions('action', verb, o); };
 
   const queue = window.Sharebar && window.Sharebar.q || [];
   window.Sharebar = api;
@@ -525,11 +546,16 @@
   scan();
   loadConfig();  // also with no bar on the page: it says whether to tag the address
   new MutationObserver(records => {
-    // A data-sharebar attribute set, or elements added by the page (not the bars' own nodes
-    // nor dialogs, which hold no new bars).
+    // A data-sharebar attribute set, or elements added by the page (not the bars' own nodes,
+    // dialogs, share prompts nor activity lists, which hold no new bars).
     if (records.some(r => r.type == 'attributes' ||
-      [...r.addedNodes].some(n => n.closest && !n.closest('.sb,.sb-dlg')))) scan();
+      [...r.addedNodes].some(n => n.closest && !n.closest('.sb,.sb-dlg,.sb-ask,.sb-feed')))) scan();
   }).observe(document.documentElement, { childList: true, subtree: true, attributeFilter: ['data-sharebar'] });
+  // Like-and-share buttons, also those added later: the actions module does the rest.
+  addEventListener('click', e => {
+    const el = e.target.closest && e.target.closest('[data-sharebar-action]');
+    if (el) actions('click', el);
+  });
   // Calls made before the script loaded, in order; one failing does not stop the rest.
   for (const args of queue) {
     try { api(...args); } catch (e) { console.error(e); }

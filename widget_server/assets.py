@@ -17,9 +17,10 @@ import rcssmin
 import rjsmin
 from flask import Response, request
 
-from . import platforms, urls
+from . import platforms, urls, verbs
 
-CONFIG_MARK = "/*@config@*/null"
+CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
+VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
 MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
 
 
@@ -64,6 +65,12 @@ def widget_config() -> str:
     return json.dumps(config, ensure_ascii=False, separators=(",", ":"))
 
 
+def verbs_config() -> str:
+    """The built-in verbs' phrases (zh-CN, zh-TW, en) as the JS literal the actions module is
+    built with; a site's own verbs come with its /v1/config."""
+    return json.dumps(verbs.widget_table(), ensure_ascii=False, separators=(",", ":"))
+
+
 def js_regexp_source(pattern: str) -> str:
     """``pattern`` unchanged, once it is known to mean the same as a JavaScript RegExp.
 
@@ -78,6 +85,8 @@ def _transform(name: str, text: str) -> str:
     if name.endswith(".js"):
         if CONFIG_MARK in text:
             text = text.replace(CONFIG_MARK, widget_config())
+        if VERBS_MARK in text:
+            text = text.replace(VERBS_MARK, verbs_config())
         return str(rjsmin.jsmin(text))
     if name.endswith(".css"):
         return str(rcssmin.cssmin(text))

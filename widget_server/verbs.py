@@ -1,6 +1,6 @@
 """Like-and-share verbs: what each says in the three languages, and its Activity Streams type.
 
-The widget gets the same table (injected into sharebar.js) to word the share it offers after
+The widget gets the same table (injected into sharebar-actions.js) to word the share it offers after
 an action; feeds use it for their summaries. ``{actor}`` and ``{title}`` are filled in;
 a sentence without an actor starts at the verb ("赞了《…》", "liked “…”").
 """
