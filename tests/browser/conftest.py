@@ -3,22 +3,32 @@ and Debian's Chromium driven headless by Playwright.
 
 The widget server listens on 127.0.0.1 and the host pages on ``localhost`` (another origin,
 as on a real site); the site is registered for ``localhost``. Every test gets a fresh
-browser context (no storage carried over) whose requests are all recorded.
+browser context (no storage carried over) whose requests are all recorded; ``tabs`` opens
+more, with other options (a user agent, permissions, a colour scheme).
+
+Helpers that wait poll with ``page.evaluate``: ``page.wait_for_function`` compiles its
+predicate with ``eval``, which the strict-CSP page forbids.
 """
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from flask import Flask, Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from conftest import Registered, make_app, register
+from conftest import Registered, make_app, register, table_rows
+from widget_server import db
+from widget_server.models import Site
 
 CHROMIUM = os.environ.get("WIDGET_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,12 +41,20 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
 
-pytestmark = pytest.mark.browser
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``browser`` (a conftest's own pytestmark marks nothing)."""
+    for item in items:
+        if HERE in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def serve(app: Any) -> tuple[BaseWSGIServer, str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # A short poll interval: shutdown() waits for the loop to look, 0.5 s by default.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server, str(server.server_port)
 
 
@@ -69,20 +87,57 @@ class Live:
     site: Registered
     host: HostPages
 
-    def page_html(self, bars: str, head: str = "", lang: str = "zh-CN", script_attrs: str = "") -> str:
+    def page_html(self, bars: str, head: str = "", lang: str = "zh-CN", script_attrs: str = "",
+                  body_attrs: str = "") -> str:
         """A host page carrying ``bars`` and the snippet as a site owner pastes it."""
         return (
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>测试页面</title>{head}</head>'
-            f"<body><main>{bars}</main>"
+            f"<body {body_attrs}><main>{bars}</main>"
             f'<script async src="{self.server}/static/sharebar.js" data-site="{self.site.key}" {script_attrs}></script>'
             "</body></html>"
         )
 
+    def add_page(self, path: str, bars: str, headers: dict[str, str] | None = None, **html: str) -> str:
+        """Serve a host page with ``bars`` at ``path``; its URL."""
+        return self.host.add(path, self.page_html(bars, **html), headers)
+
+    def set_site_settings(self, **settings: Any) -> None:
+        """Change the site's bar defaults, as the dashboard would."""
+        with self.app.app_context():
+            row = db.session().get(Site, self.site.id)
+            assert row is not None
+            row.settings = {**(row.settings or {}), **settings}
+            db.session().commit()
+
+    def shares(self) -> list[tuple[str, str]]:
+        """(service, page URL) of every stored share event, sorted: beacons sent one after
+        another may arrive in any order."""
+        urls = {row.id: row.url for row in table_rows(self.app, "pages")}
+        return sorted((row.service, urls[row.page_id]) for row in table_rows(self.app, "events") if row.type == "share")
+
+    def wait_for_shares(self, count: int, timeout: float = 5.0, settle: float = 0.15) -> list[tuple[str, str]]:
+        """The share events once there are ``count``; a little longer to catch any extra."""
+        stored = wait_for(lambda: (found if len(found := self.shares()) >= count else None), timeout,
+                          f"{count} share events")
+        time.sleep(settle)
+        return self.shares() if settle else stored
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Registered]:
+    """A database with the schema and the site, made once: each test gets a copy."""
+    folder = tmp_path_factory.mktemp("template")
+    app = make_app(f"sqlite:///{folder}/widget.db", folder)
+    site = register(app, "Browser test site", ("localhost",))
+    app.extensions["widget_engine"].dispose()
+    return folder / "widget.db", site
+
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[Live]:
-    app = make_app(f"sqlite:///{tmp_path}/widget.db", tmp_path)
-    site = register(app, "Browser test site", ("localhost",))
+def live(tmp_path: Path, migrated: tuple[Path, Registered]) -> Iterator[Live]:
+    template, site = migrated
+    shutil.copyfile(template, tmp_path / "widget.db")
+    app = make_app(f"sqlite:///{tmp_path}/widget.db", tmp_path)  # the upgrade finds nothing to do
     server, port = serve(app)
     host = HostPages()
     host_server, host.port = serve(host.wsgi())
@@ -103,6 +158,41 @@ def browser() -> Iterator[Any]:
 # A desktop Chrome user agent: HeadlessChrome is (rightly) treated as a bot by the server.
 DESKTOP_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/156.0.0.0 Safari/537.36")
+THIRD_PARTY_PAGE = "<!doctype html><title>third party</title><p>platform stand-in</p>"
+SHOWN = "[data-sharebar] > .sb:not([hidden])"  # a drawn bar, once its stylesheet is in
+
+
+def wait_for(probe: Callable[[], Any], timeout: float = 5.0, what: str = "a condition") -> Any:
+    """Call ``probe`` until it returns something truthy; that value. Fails after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def poll(page: Any, expression: str, arg: Any = None, timeout: float = 5.0) -> Any:
+    """Evaluate ``expression`` in ``page`` until it is truthy (CSP-proof wait_for_function)."""
+    return wait_for(lambda: page.evaluate(expression, arg), timeout, expression)
+
+
+def without_share_code(value: str) -> str:
+    """``value`` with any ``_sb=CODE`` query parameter taken out of the URLs in it."""
+    return re.sub(r"([?&])_sb=[^&#\s]*(&?)", lambda m: m.group(1) if m.group(2) else "", value)
+
+
+def query_of(url: str) -> dict[str, str]:
+    """The query parameters of ``url``, decoded, share codes taken out of every value."""
+    params = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    return {key: without_share_code(value) for key, value in params if key != "_sb"}
+
+
+def base_of(url: str) -> str:
+    """``url`` without its query and fragment."""
+    return url.split("?")[0].split("#")[0]
 
 
 @dataclass
@@ -113,15 +203,30 @@ class Tab:
     page: Any
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    opened: list[str] = field(default_factory=list)
+    opened: list[Any] = field(default_factory=list)  # pages opened by the page (popups, tabs)
+    cookies_set: list[str] = field(default_factory=list)  # Set-Cookie headers of any response
+
+    def goto(self, url: str, bars: int = 1) -> Any:
+        """Open ``url`` and wait until ``bars`` bars are drawn and shown; the page."""
+        self.page.goto(url)
+        poll(self.page, f"n => document.querySelectorAll('{SHOWN}').length >= n", bars)
+        return self.page
+
+    def control(self, service: str, bar: str = "[data-sharebar]") -> Any:
+        return self.page.locator(f"{bar} [data-service='{service}']")
+
+    def popup_from(self, service: str, bar: str = "[data-sharebar]", **click: Any) -> Any:
+        """Click ``service``'s control; the page it opens, once it has its address."""
+        with self.context.expect_page() as opened:
+            self.control(service, bar).click(**click)
+        page = opened.value
+        wait_for(lambda: page.url != "about:blank", 5.0, "the popup's address")
+        return page
 
 
-THIRD_PARTY_PAGE = "<!doctype html><title>third party</title><p>platform stand-in</p>"
-
-
-@pytest.fixture
-def tab(browser: Any) -> Iterator[Tab]:
-    context = browser.new_context(user_agent=DESKTOP_UA, locale="zh-CN")
+def new_tab(browser: Any, **options: Any) -> Tab:
+    options = {"user_agent": DESKTOP_UA, "locale": "zh-CN", **options}
+    context = browser.new_context(**options)
     page = context.new_page()
     tab = Tab(context, page)
 
@@ -133,10 +238,42 @@ def tab(browser: Any) -> Iterator[Tab]:
         else:
             request_route.fulfill(status=200, content_type="text/html", body=THIRD_PARTY_PAGE)
 
+    def response(answer: Any) -> None:
+        cookie = answer.headers.get("set-cookie")
+        if cookie:
+            tab.cookies_set.append(f"{answer.url}: {cookie}")
+
     context.route("**/*", route)
     context.on("request", lambda request: tab.requests.append(request.url))
-    context.on("page", lambda opened: tab.opened.append(opened.url))
+    context.on("response", response)
+    context.on("page", lambda opened: tab.opened.append(opened))
     page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
+    return tab
+
+
+@pytest.fixture
+def tab(browser: Any) -> Iterator[Tab]:
+    tab = new_tab(browser)
     yield tab
-    context.close()
+    tab.context.close()
+
+
+@pytest.fixture
+def tabs(browser: Any) -> Iterator[Callable[..., Tab]]:
+    """Opens more tabs, each in its own context with the given options (closed afterwards)."""
+    made: list[Tab] = []
+
+    def make(**options: Any) -> Tab:
+        made.append(new_tab(browser, **options))
+        return made[-1]
+
+    yield make
+    for tab in made:
+        tab.context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

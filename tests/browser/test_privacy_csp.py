@@ -1,0 +1,99 @@
+"""Privacy and CSP: the bar works on a page with a strict Content-Security-Policy, asks
+nothing of anyone but its own server before a click, and leaves no cookie or stored value."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from widget_server import platforms
+
+from .conftest import Live, Tab, poll, wait_for
+
+VIOLATIONS = """window.__violations = [];
+document.addEventListener('securitypolicyviolation', e =>
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"""
+
+
+def strict_csp(server: str) -> dict[str, str]:
+    return {"Content-Security-Policy": f"default-src 'none'; script-src {server}; style-src {server}; "
+                                       f"img-src {server}; connect-src {server}"}
+
+
+def test_bar_works_under_a_strict_csp(live: Live, tab: Tab) -> None:
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=f"http://localhost:{live.host.port}")
+    tab.page.add_init_script(VIOLATIONS)
+    url = live.add_page("/csp", '<div data-sharebar data-services="weibo,wechat,copy" data-counts="true"></div>',
+                        headers=strict_csp(live.server))
+    page = tab.goto(url)
+    assert tab.control("weibo").evaluate("el => getComputedStyle(el.querySelector('svg')).width") == "32px"  # styled
+
+    tab.control("copy").click()
+    page.locator("[data-sharebar] [role=status]").get_by_text("已复制链接").wait_for()
+    tab.control("wechat").click()
+    page.get_by_role("dialog").wait_for()
+    poll(page, "() => { const i = document.querySelector('dialog img'); return i && i.complete && i.naturalWidth > 0; }")
+    page.keyboard.press("Escape")
+    assert live.wait_for_shares(2) == [("copy", url), ("wechat", url)]
+    assert page.evaluate("window.__violations") == []
+    assert tab.errors == []
+
+    # The listener does hear what this policy forbids: an inline style attribute.
+    page.evaluate("document.body.setAttribute('style', 'color: red')")
+    assert poll(page, "() => window.__violations.length") == 1
+
+
+def server_requests(tab: Tab, live: Live, page_url: str) -> list[str]:
+    """The requests after the page itself, as server paths; fails on any other host."""
+    others = [url for url in tab.requests if url != page_url]
+    assert all(url.startswith(live.server + "/") for url in others), others
+    return sorted(urlsplit(url).path for url in others)
+
+
+def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) -> None:
+    everything = ",".join(s.id for s in platforms.SERVICES)
+    url = live.add_page("/quiet", f'<div data-sharebar></div><div data-sharebar data-services="{everything}"></div>')
+    page = tab.goto(url, bars=2)
+    page.wait_for_load_state("networkidle")
+    page.locator("[data-sharebar] [data-service=weibo]").first.hover()
+    page.keyboard.press("Tab")  # focus, hover: not a click
+    page.wait_for_load_state("networkidle")
+    assert server_requests(tab, live, url) == ["/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+
+
+def test_counts_are_one_more_request_only_when_the_config_has_none(live: Live, tab: Tab, tabs: Any) -> None:
+    url = live.add_page("/counts-asked", '<div data-sharebar data-counts="true"></div>')
+    tab.goto(url).wait_for_selector(".sb-total")
+    tab.page.wait_for_load_state("networkidle")
+    assert server_requests(tab, live, url) == [
+        "/static/sharebar.css", "/static/sharebar.js", "/v1/config", "/v1/counts"]
+
+    live.set_site_settings(counts=True)
+    other: Tab = tabs()
+    other.goto(url).wait_for_selector(".sb-total")
+    other.page.wait_for_load_state("networkidle")
+    assert server_requests(other, live, url) == ["/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+
+
+def test_no_cookie_and_nothing_stored(live: Live, tab: Tab) -> None:
+    tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=f"http://localhost:{live.host.port}")
+    url = live.add_page("/private", '<div data-sharebar data-counts="true" '
+                                    'data-services="weibo,wechat,copy,mastodon"></div>')
+    page = tab.goto(url)
+    page.wait_for_load_state("networkidle")
+    tab.popup_from("weibo").close()
+    tab.control("copy").click()
+    tab.control("wechat").click()
+    page.get_by_role("dialog").wait_for()
+    page.keyboard.press("Escape")
+    poll(page, "() => !document.querySelector('dialog')")
+    tab.control("mastodon").click()
+    page.get_by_role("dialog").get_by_role("textbox").fill("mastodon.example")
+    with tab.context.expect_page() as opened:
+        page.get_by_role("dialog").get_by_role("button", name="分享").click()
+    wait_for(lambda: opened.value.url != "about:blank", 5.0, "the Mastodon page")
+    live.wait_for_shares(4, settle=0)
+
+    assert tab.context.cookies() == []
+    assert tab.cookies_set == []
+    assert tab.context.storage_state()["origins"] == []  # no localStorage on any origin
+    assert page.evaluate("[localStorage.length, sessionStorage.length]") == [0, 0]
