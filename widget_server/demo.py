@@ -23,7 +23,7 @@ def ensure_site() -> Site:
     site = db.session().scalar(select(Site).where(Site.name == DEMO_NAME))
     if site is None:
         site = sites.create_site(DEMO_NAME, DEMO_DOMAINS)
-        site.settings = {"counts": True}
+        site.settings = {"counts": True, "public_activity": True, "public_leaderboard": True}
         db.session().commit()
     return site
 
