@@ -173,7 +173,7 @@ feeds_group = AppGroup("feeds", help="Action feeds.")
 def feeds_url(site_id: int) -> None:
     """Print the Atom feed URL of a site (its token is in the URL: treat it as a secret)."""
     site = existing_site(site_id)
-    token = feeds.feed_token(site.id, int((site.settings or {}).get("feed_version", 0)))
+    token = feeds.feed_token(site)
     click.echo(f"{server_url()}/api/v1/feed.atom?token={token}")
 
 
@@ -182,9 +182,7 @@ def feeds_url(site_id: int) -> None:
 def feeds_revoke(site_id: int) -> None:
     """Revoke every Atom feed URL of a site given out so far."""
     site = existing_site(site_id)
-    version = int((site.settings or {}).get("feed_version", 0)) + 1
-    site.settings = {**(site.settings or {}), "feed_version": version}
-    db.session().commit()
+    feeds.revoke_feeds(site)
     click.echo(f"feed URLs of site {site.id} revoked; `widget-server feeds url --site {site.id}` gives the new one")
 
 

@@ -14,6 +14,7 @@ No cookies are read or set here, and CORS is open: every answer is public by des
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -112,23 +113,22 @@ def record_event() -> Response:
     site = sites.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
-    actor = action_actor(site, beacon)
+    settings = sites.bar_settings(site)
+    actor = action_actor(site, settings, beacon)
     with db.engine().begin() as conn:
         reader = current_reader(conn, site.id)
         limits.check("RATE_LIMIT_VISITOR", site.id, reader.visitor)
         limits.check("RATE_LIMIT_SITE", site.id)
-        settings = sites.bar_settings(site)
         ingest.record(conn, site.id, beacon, reader, bool(settings["address_bar"]), actor=actor)
     return Response(status=204)
 
 
-def action_actor(site: Site, beacon: ingest.Beacon) -> Actor | None:
+def action_actor(site: Site, settings: dict[str, Any], beacon: ingest.Beacon) -> Actor | None:
     """The verified actor of an action beacon (None: anonymous, if the site allows it).
 
     :raise Problem: 400 for a verb the site does not know, 401 for a bad actor token,
         403 when the site wants every action named.
     """
-    settings = sites.bar_settings(site)
     ingest.check_verb(beacon, settings)
     if beacon.type != "action":
         return None

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, ColumnElement, Table, delete, func, select, update
 
-from . import signing, verbs
+from . import db, signing, verbs
 from .models import Site, actions, daily_rollups, daily_uniques, pages
 from .urls import url_hash
 
@@ -99,23 +99,28 @@ def collection_page(found: list[Item], site_id: int, names: dict[str, verbs.Verb
 # -- feed tokens (for Atom readers, which send no headers) --------------------------------
 
 
-def feed_token(site_id: int, version: int) -> str:
-    """A token naming the site's feed; bumping the site's ``feed_version`` revokes it."""
-    return signing.serializer("feed").dumps([site_id, version])
+def feed_version(site: Site) -> int:
+    return int((site.settings or {}).get("feed_version", 0))
 
 
-def feed_site(token: str) -> tuple[int, int] | None:
-    """(site id, version) a feed token names, or None for one we did not sign."""
-    from itsdangerous import BadSignature
+def feed_token(site: Site) -> str:
+    """A token naming the site's feed; ``revoke_feeds`` makes every earlier one invalid."""
+    return signing.serializer("feed").dumps([site.id, feed_version(site)])
 
-    try:
-        value = signing.serializer("feed").loads(token)
-    except BadSignature:
+
+def revoke_feeds(site: Site) -> None:
+    site.settings = {**(site.settings or {}), "feed_version": feed_version(site) + 1}
+    db.session().commit()
+
+
+def feed_site(token: str) -> Site | None:
+    """The site whose feed a token names, or None for one we did not sign or that was revoked."""
+    value = signing.load("feed", token)
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
         return None
-    if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                            for v in value)):
-        return int(value[0]), int(value[1])
-    return None
+    site = db.session().get(Site, value[0])
+    return site if site is not None and feed_version(site) == value[1] else None
 
 
 # -- stewardship --------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from . import platforms, verbs
+from .db import dialect_insert
 from .actors import Actor
 from .models import actions, daily_marks, daily_rollups, daily_uniques, events, pages, share_codes, utcnow
 from .problems import Problem
@@ -141,12 +141,6 @@ def referrer_host(raw: object) -> str:
         return url_host(clean_url(raw))[:255]
     except BadURL:
         return ""
-
-
-def dialect_insert(conn: Connection, table: Table) -> Any:
-    """An INSERT that knows ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def page_id(conn: Connection, site_id: int, url: str, title: str | None) -> int:

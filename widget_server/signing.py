@@ -7,7 +7,7 @@ reversal.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -20,6 +20,14 @@ def serializer(purpose: Purpose, keys: list[str] | None = None) -> URLSafeSerial
     return URLSafeSerializer(list(reversed(secrets)), salt=purpose)
 
 
+def load(purpose: Purpose, token: str, keys: list[str] | None = None) -> Any:
+    """What ``token`` carries, or None when it is not one we signed for ``purpose``."""
+    try:
+        return serializer(purpose, keys).loads(token)
+    except BadSignature:
+        return None
+
+
 def site_key(site_id: int, keys: list[str] | None = None) -> str:
     """The public key a site puts in its script tag: its id, signed."""
     return serializer("site-key", keys).dumps(site_id)
@@ -27,8 +35,5 @@ def site_key(site_id: int, keys: list[str] | None = None) -> str:
 
 def site_id_from_key(key: str, keys: list[str] | None = None) -> int | None:
     """The site id a key names, or None when the key is not one we signed."""
-    try:
-        value = serializer("site-key", keys).loads(key)
-    except BadSignature:
-        return None
+    value = load("site-key", key, keys)
     return value if isinstance(value, int) and not isinstance(value, bool) else None

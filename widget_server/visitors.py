@@ -17,6 +17,7 @@ from crawlerdetect import CrawlerDetect
 from sqlalchemy import Connection, delete, select
 
 from . import feeds
+from .db import dialect_insert
 from .models import daily_marks, salts
 
 KEEP_DAYS = 2
@@ -29,8 +30,6 @@ def daily_salt(conn: Connection, day: date) -> str:
     cached = _salts.get(key)
     if cached is not None:
         return cached
-    from .ingest import dialect_insert
-
     salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
     if salt is None:
         new = {"day": day, "salt": secrets.token_hex(32)}
