@@ -115,7 +115,7 @@ class Live:
         urls = {row.id: row.url for row in table_rows(self.app, "pages")}
         return sorted((row.service, urls[row.page_id]) for row in table_rows(self.app, "events") if row.type == "share")
 
-    def wait_for_shares(self, count: int, timeout: float = 5.0, settle: float = 0.15) -> list[tuple[str, str]]:
+    def wait_for_shares(self, count: int, timeout: float = 15.0, settle: float = 0.15) -> list[tuple[str, str]]:
         """The share events once there are ``count``; a little longer to catch any extra."""
         stored = wait_for(lambda: (found if len(found := self.shares()) >= count else None), timeout,
                           f"{count} share events")
