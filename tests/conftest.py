@@ -28,7 +28,8 @@ from widget_server.urls import url_hash
 SECRET_KEYS = "test-secret-new,test-secret-old"
 PG_URL = os.environ.get("WIDGET_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-PG_SCHEMA = "sharebar_test"
+# Concurrent runs on one machine (several checkouts) each take their own schema.
+PG_SCHEMA = os.environ.get("WIDGET_TEST_PG_SCHEMA", "sharebar_test")
 
 
 def fresh_postgres() -> str:
