@@ -15,8 +15,8 @@ import os
 import time
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
 
 from .problems import Problem
 
@@ -102,20 +102,23 @@ def client_allowed(address: str | None, networks: list[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-def exposition() -> bytes:
-    """Every metric in the Prometheus text format, summed over workers in multiprocess mode."""
+def exposition(accept: str | None) -> tuple[bytes, str]:
+    """Every metric, summed over workers in multiprocess mode, in the format ``accept`` asks
+    for (Prometheus text, or OpenMetrics): ``(body, content type)``."""
+    registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type
 
 
 def serve() -> Response:
     """``GET /metrics``: the exposition, for clients in ``METRICS_NETWORKS`` only (403 else)."""
     if not client_allowed(request.remote_addr, current_app.extensions["widget_metrics_networks"]):
         raise Problem(403, "forbidden", "Metrics are served to the networks in WIDGET_METRICS_NETWORKS only.")
-    response = Response(exposition(), content_type=CONTENT_TYPE_LATEST)
+    body, content_type = exposition(request.headers.get("Accept"))
+    response = Response(body, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response
 
