@@ -107,15 +107,32 @@ def install_record_factory() -> None:
     logging.setLogRecordFactory(factory)
 
 
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [request id] message``, ``-`` for records outside a request."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "request_id", None) is None:
+            record = logging.makeLogRecord({**vars(record), "request_id": "-"})  # other handlers see None
+        return super().format(record)
+
+
 def configure(fmt: str) -> None:
-    """Send ``widget_server``'s records to stderr in ``fmt``, replacing an earlier setup."""
-    logger = logging.getLogger("widget_server")
-    for handler in [h for h in logger.handlers if isinstance(h, StderrHandler)]:
-        logger.removeHandler(handler)
+    """Send records to stderr in ``fmt``, replacing an earlier setup: Sharebar's from INFO up,
+    other libraries' at their own level (WARNING unless they say otherwise).
+
+    The handler sits on the root logger so that a library's warning is a JSON line too;
+    gunicorn's own loggers do not propagate there, and keep their own format.
+    """
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(handler)
     handler = StderrHandler()
-    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    logging.getLogger("widget_server").setLevel(logging.INFO)
 
 
 def _assign_id() -> None:
