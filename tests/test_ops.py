@@ -126,6 +126,7 @@ def test_postgres_frozen_or_stopped_is_unready_within_two_seconds(tmp_path: Path
     try:
         status, body, took = timed_readyz(app)
         assert (status, body["database"], body["status"]) == (503, "timeout", "unavailable") and took < 2
+        assert body["detail"] == ["Database did not answer within 1.5 s."]
         for _probe in range(3):  # later probes share the hanging check until libpq gives up
             status, body, took = timed_readyz(app)
             assert (status, body["database"]) in {(503, "timeout"), (503, "unreachable")} and took < 2

@@ -62,9 +62,12 @@ def ready() -> tuple[Response, int]:
     if current_app.config["REDIS_URL"]:
         checks["redis"] = redis_check(current_app.config["REDIS_URL"])
     runner: CheckRunner = current_app.extensions["widget_ready_checks"]
-    futures = [runner.start(name, check) for name, check in checks.items()]
-    done, _late = wait(futures, timeout=READY_DEADLINE)
-    for future in (future for future in futures if future in done):
+    futures = {name: runner.start(name, check) for name, check in checks.items()}
+    done, _late = wait(futures.values(), timeout=READY_DEADLINE)
+    for name, future in futures.items():
+        if future not in done:
+            details.append(f"{name.capitalize()} did not answer within {READY_DEADLINE} s.")
+            continue
         result = dict(future.result())  # shared with concurrent probes: not to be changed
         details += [result.pop("detail")] if "detail" in result else []
         found.update(result)
