@@ -123,21 +123,6 @@ def test_qr_code_is_svg_of_the_page(client: FlaskClient, site: Registered) -> No
     assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) >= 2
 
 
-def test_health_and_readiness(client: FlaskClient) -> None:
-    assert client.get("/healthz").get_json() == {"status": "ok"}
-    assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok"}
-
-
-def test_readiness_fails_when_the_database_is_gone(tmp_path) -> None:
-    from conftest import SECRET_KEYS
-    from widget_server import create_app
-
-    app = create_app({"TESTING": True, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path),
-                      "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
-    response = app.test_client().get("/readyz")
-    assert response.status_code == 503
-
-
 def test_unknown_path_is_problem_json(client: FlaskClient) -> None:
     response = client.get("/v1/nothing-here")
     assert response.status_code == 404

@@ -195,6 +195,14 @@ def test_operator_answers_match(client: FlaskClient) -> None:
     assert exchange(client, "GET", "/healthz").status_code == 200
     assert exchange(client, "GET", "/readyz").status_code == 200
     assert exchange(client, "GET", "/api/openapi.json").status_code == 200
+    assert exchange(client, "GET", "/metrics").status_code == 200
+    assert exchange(client, "GET", "/metrics", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 403
+
+
+def test_unready_answer_matches(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        db.downgrade("-1")
+    assert exchange(client, "GET", "/readyz").status_code == 503
 
 
 @pytest.mark.parametrize("body", [

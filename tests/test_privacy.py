@@ -8,8 +8,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import inspect
 
-from conftest import BeaconSender, table_rows
-from widget_server import db, visitors
+from conftest import BeaconSender, Partner, table_rows
+from widget_server import db, logs, visitors
 
 IP = "203.0.113.177"
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36 PrivacyProbe/9.9"
@@ -25,6 +25,7 @@ def every_value(app: Flask) -> str:
 def test_no_raw_ip_or_user_agent_is_stored_or_logged(app: Flask, beacon: BeaconSender,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="widget_server")
     headers = {"User-Agent": AGENT, "Origin": "https://example.com"}
     code = beacon.share(ip=IP, headers=headers)
     beacon.send(ip=IP, headers=headers)  # a repeat
@@ -63,3 +64,26 @@ def test_every_worker_gets_the_same_salt(app: Flask) -> None:
     visitors._salts.clear()  # another worker: nothing cached
     with app.app_context(), db.engine().begin() as conn:
         assert visitors.daily_salt(conn, day) == first
+
+
+def test_request_logs_carry_no_address_agent_query_or_token(app: Flask, beacon: BeaconSender, partner: Partner,
+                                                            caplog: pytest.LogCaptureFixture,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The one record per request names its endpoint, never the path with its parameters."""
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="widget_server")
+    logs.configure("json")
+    headers = {"User-Agent": AGENT, "Origin": "https://example.com"}
+    beacon.share(ip=IP, headers=headers)
+    beacon.post(b"{broken", ip=IP, headers=headers)
+    page = "https://example.com/private-page?email=reader%40example.com"
+    beacon.client.get("/v1/counts", query_string={"site": beacon.site.key, "url": page},
+                      environ_base={"REMOTE_ADDR": IP}, headers=headers)
+    partner.get("/api/v1/stats/aggregate", period="7d", headers=headers)
+    partner.get("/api/v1/stats/aggregate", period="7d", headers={"Authorization": "Bearer forged.token.value"})
+    printed = capsys.readouterr().err
+    assert printed.count('"logger": "widget_server.requests"') == 5
+    for secret in (IP, "PrivacyProbe", "private-page", "reader", beacon.site.key, partner.token, "forged.token"):
+        assert secret not in caplog.text
+        assert secret not in printed
+    assert {getattr(record, "request_id") for record in caplog.records} != {None}

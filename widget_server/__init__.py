@@ -9,13 +9,14 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import api, cli, db, embed, limits, ops, problems, settings
+    from . import api, cli, db, embed, limits, logs, metrics, ops, problems, settings
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
     app.config.from_prefixed_env("WIDGET")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    logs.init_app(app)
     settings.finalise(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -26,9 +27,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     limits.init_app(app)
     problems.init_app(app)
+    metrics.init_app(app)
     app.register_blueprint(embed.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(ops.bp)
+    ops.init_app(app)
     if app.config["DEMO"]:
         from . import demo
 

@@ -153,7 +153,13 @@ def schemas() -> Schema:
             "results": {"type": "array", "items": obj(
                 {**page_row, "shares": COUNT, "clickbacks": COUNT, "lift": {"type": "number"}}, ["page", "title"])},
         }, ["period", "order_by", "results"]),
-        "Health": obj({"status": STRING, "database": STRING}, ["status"]),
+        "Health": obj({"status": {"const": "ok"}}, ["status"]),
+        "Readiness": obj({
+            "status": {"enum": ["ok", "degraded", "unavailable"]},
+            "database": {"enum": ["ok", "unreachable", "timeout"]},
+            "schema": {"enum": ["ok", "empty", "outdated", "newer", "unknown"]},
+            "redis": {"enum": ["ok", "off", "unreachable", "timeout"]},
+            "detail": {"type": "array", "items": STRING}}, ["status", "database", "schema", "redis", "detail"]),
         **feed_schemas(),
     }
 
@@ -312,8 +318,14 @@ def paths() -> Schema:
         "/api/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": ok("OpenAPI 3.1.", {"type": "object"})}}},
         "/healthz": {"get": {"summary": "Liveness", "tags": ["ops"], "responses": {"200": ok("Alive.", ref("Health"))}}},
-        "/readyz": {"get": {"summary": "Readiness: the database answers", "tags": ["ops"], "responses": {
-            "200": ok("Ready.", ref("Health")), "503": ok("The database does not answer.", ref("Health"))}}},
+        "/readyz": {"get": {
+            "summary": "Readiness: the database answers at the migration head; Redis when set", "tags": ["ops"],
+            "responses": {"200": ok("Ready (`degraded` when Redis does not answer).", ref("Readiness")),
+                          "503": ok("The database does not answer or its schema is not at the head.",
+                                    ref("Readiness"))}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "tags": ["ops"], "responses": {
+            "200": ok("Prometheus text format, or OpenMetrics when asked.", STRING, "text/plain"),
+            "403": problem("Not from a network in WIDGET_METRICS_NETWORKS.")}}},
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ def problem_response(status: int, code: str, title: str, detail: str, param: str
     if param:
         body["param"] = param
     response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    if has_request_context():
+        g.problem_code = code  # the reason counted in the metrics
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_VISITOR": "60/minute",  # beacons per visitor hash and site
     "RATE_LIMIT_SITE": "6000/minute",  # beacons per site, all visitors together
     "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For
+    "LOG_FORMAT": "auto",  # json, text, or auto: text on a terminal, JSON otherwise
+    "METRICS_NETWORKS": "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",  # who may GET /metrics
     "DEMO": False,
     "TESTING": False,
 }

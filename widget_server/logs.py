@@ -1,0 +1,157 @@
+"""Logs: one line per record on stderr, JSON or text, each tagged with its request's id.
+
+``WIDGET_LOG_FORMAT`` chooses: ``json`` (one object per line, for log collectors), ``text``
+(for a person at a terminal), or ``auto`` (the default: text when stderr is a terminal, as
+with ``widget-server run`` or ``demo`` in a shell; JSON otherwise, as under gunicorn started by
+a process manager or a container runtime).
+
+Every request gets an id: the incoming ``X-Request-ID`` when it is short and made of safe
+characters (a proxy's id then ties both logs together), else a new random one. It is answered
+in the ``X-Request-ID`` header and set on every log record made during the request, whatever
+the logger, as ``request_id``.
+
+What is logged never includes a client's address, user agent, query string or token: records
+name the endpoint, not the path with its parameters.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+
+HEADER = "X-Request-ID"
+SANE_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+FORMATS = ("auto", "json", "text")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+# Attributes every LogRecord has; anything else on a record came from ``extra=`` and is kept.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "taskName"}
+log = logging.getLogger("widget_server.requests")
+
+
+def request_id_from(header: str | None) -> str:
+    """The incoming id when it is sane, else a new random one (32 hex digits)."""
+    if header and SANE_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def current_request_id() -> str | None:
+    if has_request_context():
+        found: str | None = g.get("request_id")
+        return found
+    return None
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object per record, on one line; a traceback goes in ``exception``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        entry.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners and click swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def chosen_format(setting: object, stderr_is_tty: bool) -> str:
+    """``json`` or ``text`` for the ``LOG_FORMAT`` setting.
+
+    :raise ValueError: for a value other than auto, json or text.
+    """
+    value = str(setting or "auto").strip().lower()
+    if value not in FORMATS:
+        raise ValueError(f"WIDGET_LOG_FORMAT: {setting!r} is not one of {', '.join(FORMATS)}")
+    if value == "auto":
+        return "text" if stderr_is_tty else "json"
+    return value
+
+
+def install_record_factory() -> None:
+    """Give every log record a ``request_id`` attribute (None outside a request); once."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "adds_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.request_id = current_request_id()
+        return record
+
+    factory.adds_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger [request id] message``, ``-`` for records outside a request."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "request_id", None) is None:
+            record = logging.makeLogRecord({**vars(record), "request_id": "-"})  # other handlers see None
+        return super().format(record)
+
+
+def configure(fmt: str) -> None:
+    """Send records to stderr in ``fmt``, replacing an earlier setup: Sharebar's from INFO up,
+    other libraries' at their own level (WARNING unless they say otherwise).
+
+    The handler sits on the root logger so that a library's warning is a JSON line too;
+    gunicorn's own loggers do not propagate there, and keep their own format.
+    """
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(handler)
+    handler = StderrHandler()
+    handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    root.addHandler(handler)
+    logging.getLogger("widget_server").setLevel(logging.INFO)
+
+
+def _assign_id() -> None:
+    g.request_id = request_id_from(request.headers.get(HEADER))
+    g.log_started = time.perf_counter()
+
+
+def _answer_id(response: Response) -> Response:
+    response.headers[HEADER] = g.get("request_id") or request_id_from(None)
+    started = g.get("log_started")
+    elapsed = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+    log.info("%s %s %s", request.method, request.endpoint or "unmatched", response.status_code,
+             extra={"method": request.method, "endpoint": request.endpoint or "unmatched",
+                    "status": response.status_code, "duration_ms": elapsed})
+    return response
+
+
+def init_app(app: Flask) -> None:
+    install_record_factory()
+    configure(chosen_format(app.config["LOG_FORMAT"], sys.stderr.isatty()))
+    app.before_request(_assign_id)
+    app.after_request(_answer_id)

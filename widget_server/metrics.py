@@ -1,0 +1,129 @@
+"""Prometheus metrics: requests and latencies by endpoint, beacons by outcome, aggregator lag.
+
+Under gunicorn, ``gunicorn.conf.py`` sets ``PROMETHEUS_MULTIPROC_DIR`` before any worker
+imports ``prometheus_client``, so every worker writes its values to files there and a scrape
+of any worker sums them all (``multiprocess`` mode). Without that variable (the development
+server, tests, the CLI) the ordinary in-process registry is used.
+
+Label values come from closed sets only — endpoint names, standard methods, status codes and
+problem types — so a client cannot create new series by sending odd paths or methods.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.exposition import choose_encoder
+
+from .problems import Problem
+
+BEACON_ENDPOINT = "embed.record_event"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+REQUESTS = Counter("sharebar_http_requests", "HTTP requests answered, by endpoint, method and status.",
+                   ["endpoint", "method", "status"])
+DURATION = Histogram("sharebar_http_request_duration_seconds", "Time to answer a request, by endpoint.",
+                     ["endpoint"])
+BEACONS = Counter("sharebar_beacons", "Beacons accepted, or refused with the problem type as reason.",
+                  ["outcome", "reason"])
+# The most recently reported value among live workers: whichever worker aggregates last wins.
+AGGREGATOR_LAG = Gauge("sharebar_aggregator_lag_seconds",
+                       "How far the aggregated counts trail the newest events, as last reported.",
+                       multiprocess_mode="livemostrecent")
+WATERMARK = Gauge("sharebar_aggregator_watermark_timestamp_seconds",
+                  "Unix time up to which events are aggregated; time() minus it keeps growing when "
+                  "the aggregator stops reporting.", multiprocess_mode="livemostrecent")
+
+
+def set_aggregator_lag(seconds: float) -> None:
+    """Report that the aggregated counts trail the newest events by ``seconds`` (>= 0)."""
+    lag = max(0.0, float(seconds))
+    AGGREGATOR_LAG.set(lag)
+    WATERMARK.set(time.time() - lag)
+
+
+def endpoint_label() -> str:
+    """The request's endpoint name; ``unmatched`` for a path no route has."""
+    return request.endpoint or "unmatched"
+
+
+def method_label() -> str:
+    return request.method if request.method in METHODS else "other"
+
+
+def beacon_outcome(status: int, problem: str | None) -> tuple[str, str]:
+    """``(outcome, reason)`` of a beacon answered with ``status``: reason is '' when accepted."""
+    if status < 400:
+        return "accepted", ""
+    return "refused", problem or str(status)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    endpoint = endpoint_label()
+    REQUESTS.labels(endpoint, method_label(), str(response.status_code)).inc()
+    started = g.get("metrics_started")
+    if started is not None:
+        DURATION.labels(endpoint).observe(time.perf_counter() - started)
+    if endpoint == BEACON_ENDPOINT:
+        BEACONS.labels(*beacon_outcome(response.status_code, g.get("problem_code"))).inc()
+    return response
+
+
+def parse_networks(value: object) -> list[Network]:
+    """The ``METRICS_NETWORKS`` setting: a comma list of addresses or CIDR networks.
+
+    :raise ValueError: naming the setting and the entry that is not a network.
+    """
+    items = value if isinstance(value, (list, tuple)) else str(value or "").split(",")
+    networks = []
+    for item in (str(entry).strip() for entry in items):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"WIDGET_METRICS_NETWORKS: {item!r} is not an IP address or network") from None
+    return networks
+
+
+def client_allowed(address: str | None, networks: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def exposition(accept: str | None) -> tuple[bytes, str]:
+    """Every metric, summed over workers in multiprocess mode, in the format ``accept`` asks
+    for (Prometheus text, or OpenMetrics): ``(body, content type)``."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type
+
+
+def serve() -> Response:
+    """``GET /metrics``: the exposition, for clients in ``METRICS_NETWORKS`` only (403 else)."""
+    if not client_allowed(request.remote_addr, current_app.extensions["widget_metrics_networks"]):
+        raise Problem(403, "forbidden", "Metrics are served to the networks in WIDGET_METRICS_NETWORKS only.")
+    body, content_type = exposition(request.headers.get("Accept"))
+    response = Response(body, content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["widget_metrics_networks"] = parse_networks(app.config["METRICS_NETWORKS"])
+    app.before_request(_start_timer)
+    app.after_request(_count)
