@@ -1,21 +1,24 @@
-"""What ``widget-server check`` looks at besides the settings: the database (does it answer, is
-its schema at the migrations' head), the secret keys, Redis (does it answer), and the public URL.
-They run inside an app context.
+"""``widget-server check`` and what it looks at besides the settings: the database (does it
+answer, is its schema at the migrations' head), the secret keys, Redis (does it answer), and the
+public URL. The checks run inside an app context.
 
 Each check returns a :class:`Finding`, one line for a person; the command line's commands use
 :func:`schema_problem` to refuse to run against a database without the current schema.
 """
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import click
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db
+from . import create_app, db, settings
 from .settings import masked_url
 
 UPGRADE = "run `widget-server db upgrade`"
@@ -120,10 +123,57 @@ def public_url(configured: str | None, demo: bool) -> Finding:
 def secret_keys(configured: list[str] | None, instance_path: str, demo: bool) -> Finding:
     """Whether site keys are signed with configured keys rather than a development secret."""
     if configured:
-        return Finding("secret_keys", True, f"{len(configured)} key{'s' if len(configured) > 1 else ''} "
-                                            f"from WIDGET_SECRET_KEYS, the first signs")
+        count = len(configured)
+        return Finding("secret_keys", True, "1 key from WIDGET_SECRET_KEYS" if count == 1 else
+                       f"{count} keys from WIDGET_SECRET_KEYS: the first signs, all verify")
     where = f"{instance_path}/dev-secret-key"
     if demo:
         return Finding("secret_keys", True, f"not set (demo: a development secret from {where})")
     return Finding("secret_keys", False, f"not set: a development secret from {where} signs site keys; "
                                          "set WIDGET_SECRET_KEYS (README: Self-hosting)")
+
+
+@click.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def check_command(as_json: bool) -> None:
+    """Check the settings, the database's schema, Redis and the public URL; exit 1 when one is wrong."""
+    reviewed = settings.from_environment()
+    effective = reviewed.given
+    findings = [Finding("settings", False, problem) for problem in reviewed.problems]
+    if not findings:
+        findings.append(Finding("settings", True, f"{len(settings.SETTINGS)} settings checked"))
+        app = create_app()
+        effective = {**app.config, "INSTANCE_PATH": app.instance_path, "SECRET_KEYS": reviewed.values["SECRET_KEYS"]}
+        with app.app_context():
+            findings += environment_findings(app, reviewed.values["SECRET_KEYS"])
+        app.extensions["widget_engine"].dispose()
+    shown = {s.env: s.show(effective.get(s.name, s.default)) for s in settings.SETTINGS}
+    ok = all(finding.ok for finding in findings)
+    if as_json:
+        report = {"ok": ok, "settings": shown, "checks": {f.name: f.as_json() for f in findings},
+                  "problems": [f.detail for f in findings if not f.ok]}
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print_check(shown, findings)
+    if not ok:
+        sys.exit(1)
+
+
+def environment_findings(app: Flask, configured_keys: list[str] | None) -> list[Finding]:
+    demo = bool(app.config["DEMO"])
+    found = [database(), secret_keys(configured_keys, app.instance_path, demo)]
+    if app.config["REDIS_URL"]:
+        found.append(redis(app.config["REDIS_URL"]))
+    return found + [public_url(app.config["PUBLIC_URL"], demo)]
+
+
+def print_check(shown: dict[str, str], findings: list[Finding]) -> None:
+    width = max(map(len, shown))
+    click.echo("Settings")
+    for name, value in shown.items():
+        click.echo(f"  {name:<{width}}  {value}")
+    click.echo("Checks")
+    for finding in findings:
+        click.echo(f"  {'ok' if finding.ok else 'FAIL':<4}  {finding.name.replace('_', ' '):<11} {finding.detail}")
+    problems = sum(not finding.ok for finding in findings)
+    click.echo(f"{problems} problem{'s' if problems != 1 else ''}" if problems else "All good.")

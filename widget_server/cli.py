@@ -365,50 +365,7 @@ def server_url() -> str:
     return sites.PLACEHOLDER_URL
 
 
-@main.command("check", with_appcontext=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def check_command(as_json: bool) -> None:
-    """Check the settings, the database's schema, Redis and the public URL; exit 1 when one is wrong."""
-    reviewed = settings.from_environment()
-    effective = reviewed.given
-    findings = [checks.Finding("settings", False, problem) for problem in reviewed.problems]
-    if not findings:
-        findings.append(checks.Finding("settings", True, f"{len(settings.SETTINGS)} settings checked"))
-        app = create_app()
-        effective = {**app.config, "SECRET_KEYS": reviewed.values["SECRET_KEYS"]}
-        with app.app_context():
-            findings += environment_findings(app, reviewed.values["SECRET_KEYS"])
-        app.extensions["widget_engine"].dispose()
-    shown = {s.env: s.show(effective.get(s.name, s.default)) for s in settings.SETTINGS}
-    ok = all(finding.ok for finding in findings)
-    if as_json:
-        report = {"ok": ok, "settings": shown, "checks": {f.name: f.as_json() for f in findings},
-                  "problems": [f.detail for f in findings if not f.ok]}
-        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        print_check(shown, findings)
-    if not ok:
-        sys.exit(1)
-
-
-def environment_findings(app: Flask, configured_keys: list[str] | None) -> list[checks.Finding]:
-    demo = bool(app.config["DEMO"])
-    found = [checks.database(), checks.secret_keys(configured_keys, app.instance_path, demo)]
-    if app.config["REDIS_URL"]:
-        found.append(checks.redis(app.config["REDIS_URL"]))
-    return found + [checks.public_url(app.config["PUBLIC_URL"], demo)]
-
-
-def print_check(shown: dict[str, str], findings: list[checks.Finding]) -> None:
-    width = max(map(len, shown))
-    click.echo("Settings")
-    for name, value in shown.items():
-        click.echo(f"  {name:<{width}}  {value}")
-    click.echo("Checks")
-    for finding in findings:
-        click.echo(f"  {'ok' if finding.ok else 'FAIL':<4}  {finding.name.replace('_', ' '):<11} {finding.detail}")
-    problems = sum(not finding.ok for finding in findings)
-    click.echo(f"{problems} problem{'s' if problems != 1 else ''}" if problems else "All good.")
+main.add_command(checks.check_command)
 
 
 @main.command("demo", with_appcontext=False)
