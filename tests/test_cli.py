@@ -257,6 +257,10 @@ def test_check_lists_every_bad_setting(server_env: dict[str, str], monkeypatch: 
     assert "  FAIL  settings    WIDGET_MAX_BEACON_BYTES=8k: expected a whole number of bytes (512..65536)" in output
     assert "  FAIL  settings    WIDGET_DATABSE_URL is not a setting: did you mean WIDGET_DATABASE_URL?" in output
     assert "  WIDGET_MAX_BEACON_BYTES    8k" in output
+    report = json.loads(check("--json")[1])
+    assert report["checks"]["settings"]["problems"] == report["problems"] == [
+        "WIDGET_MAX_BEACON_BYTES=8k: expected a whole number of bytes (512..65536)",
+        "WIDGET_DATABSE_URL is not a setting: did you mean WIDGET_DATABASE_URL?"]
 
 
 # -- every error one line, as users run the command ----------------------------------------

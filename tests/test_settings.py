@@ -151,6 +151,17 @@ def test_control_characters_in_a_value_stay_on_one_line(env: pytest.MonkeyPatch)
     assert str(raised.value) == 'WIDGET_REDIS_PREFIX="share\\nbar": expected 1 to 64 letters, digits or _:.-'
 
 
+def test_a_new_setting_is_one_row(env: pytest.MonkeyPatch) -> None:
+    row = settings.Setting("LOG_FORMAT", "text", settings.choice("text", "json"), "text or json")
+    env.setattr(settings, "SETTINGS", (*settings.SETTINGS, row))
+    env.setattr(settings, "BY_NAME", {**settings.BY_NAME, "LOG_FORMAT": row})
+    env.setenv("WIDGET_LOG_FORMAT", "JSON")
+    assert create_app().config["LOG_FORMAT"] == "json"
+    env.setenv("WIDGET_LOG_FORMAT", "yaml")
+    with pytest.raises(SettingsError, match=r"^WIDGET_LOG_FORMAT=yaml: expected text or json$"):
+        create_app()
+
+
 def test_every_setting_has_a_default_that_passes_its_own_check() -> None:
     for setting in settings.SETTINGS:
         setting.parse(setting.default)

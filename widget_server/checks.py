@@ -150,7 +150,9 @@ def check_command(as_json: bool) -> None:
     shown = {s.env: s.show(effective.get(s.name, s.default)) for s in settings.SETTINGS}
     ok = all(finding.ok for finding in findings)
     if as_json:
-        report = {"ok": ok, "settings": shown, "checks": {f.name: f.as_json() for f in findings},
+        found = {"settings": {"ok": not reviewed.problems, "problems": reviewed.problems},
+                 **{f.name: f.as_json() for f in findings if f.name != "settings"}}
+        report = {"ok": ok, "settings": shown, "checks": found,
                   "problems": [f.detail for f in findings if not f.ok]}
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:

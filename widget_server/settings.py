@@ -139,6 +139,16 @@ def boolean(value: Any) -> bool:
     raise ValueError("")
 
 
+def choice(*options: str) -> Parser:
+    """One of ``options``, given in any case."""
+    def parse_choice(value: Any) -> str:
+        word = str(value).strip().lower()
+        if word not in options:
+            raise ValueError("")
+        return word
+    return parse_choice
+
+
 def text(pattern: str) -> Parser:
     def parse_text(value: Any) -> str:
         if not isinstance(value, str) or not re.fullmatch(pattern, value):
@@ -248,6 +258,8 @@ def key_weakness(key: str) -> str | None:
 KEYS_EXPECTED = (f"comma-separated random keys of {MIN_KEY_LENGTH}+ characters, newest first "
                  "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
 
+# One row per setting; a new one is one more row, e.g.
+# Setting("LOG_FORMAT", "text", choice("text", "json"), "text or json").
 SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_PATH", None, optional(folder), "a folder path"),
     Setting("DATABASE_URL", None, optional(database_url), "a sqlite:/// or postgresql:// URL", masked_url),
