@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -60,7 +60,7 @@ class WidgetGroup(FlaskGroup):
         return super().list_commands(ctx)
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
 
