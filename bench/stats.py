@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import secrets
 import sqlite3
 import statistics
 import tempfile
@@ -39,7 +40,7 @@ PAGE_WEIGHTS = [1 / (rank + 1) for rank in range(PAGES)]  # a long tail: Zipf-li
 
 def make(folder: Path) -> tuple[Flask, int, str]:
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/stats.db", "INSTANCE_PATH": str(folder),
-                      "SECRET_KEYS": "bench-secret", "RATE_LIMIT_VISITOR": "1000000/minute"})
+                      "SECRET_KEYS": secrets.token_urlsafe(48), "RATE_LIMIT_VISITOR": "1000000/minute"})
     with app.app_context():
         db.upgrade()
         site = sites.create_site("Bench", ["example.com"])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import statistics
 import sys
 import tempfile
@@ -55,7 +56,7 @@ def serve(app: Any) -> str:
 def start(folder: Path) -> tuple[str, str]:
     """Start the widget server and the host page; return the server origin and page URL."""
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "INSTANCE_PATH": str(folder),
-                      "SECRET_KEYS": "bench-secret"})
+                      "SECRET_KEYS": secrets.token_urlsafe(48)})
     with app.app_context():
         db.upgrade()
         key = signing.site_key(sites.create_site("Bench", ["localhost"]).id)

@@ -25,7 +25,7 @@ from widget_server import create_app, db, signing, sites, tokens
 from widget_server.models import Site, daily_rollups, daily_uniques, pages
 from widget_server.urls import url_hash
 
-SECRET_KEYS = "test-secret-new,test-secret-old"
+SECRET_KEYS = "test-secret-new-0123456789abcdefghijkl,test-secret-old-0123456789abcdefghijkl"
 PG_URL = os.environ.get("WIDGET_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # Concurrent runs on one machine (several checkouts) each take their own schema.

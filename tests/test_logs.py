@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from conftest import SECRET_KEYS
+from widget_server.settings import SettingsError
 from widget_server import create_app, logs
 
 
@@ -87,7 +88,7 @@ def test_format_choice(setting: str | None, tty: bool, chosen: str) -> None:
 
 
 def test_a_bad_format_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="WIDGET_LOG_FORMAT: 'yaml' is not one of auto, json, text"):
+    with pytest.raises(SettingsError, match="^WIDGET_LOG_FORMAT=yaml: expected auto, json or text$"):
         app_with(tmp_path, "yaml")
 
 

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import SECRET_KEYS, BeaconSender, make_app, register
 from own_servers import free_port, wait_for_port
+from widget_server.settings import SettingsError
 from widget_server import create_app, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,7 +134,7 @@ def test_metrics_only_for_trusted_networks(tmp_path: Path, address: str, network
 
 
 def test_a_bad_network_stops_the_start(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="WIDGET_METRICS_NETWORKS: 'intranet' is not an IP address or network"):
+    with pytest.raises(SettingsError, match="^WIDGET_METRICS_NETWORKS=10.0.0.0/8,intranet: 'intranet' is not an IP address or network"):
         create_app({"TESTING": True, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path),
                     "METRICS_NETWORKS": "10.0.0.0/8,intranet"})
 

@@ -16,8 +16,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("WIDGET")
     if test_config is not None:
         app.config.from_mapping(test_config)
-    logs.init_app(app)
     settings.finalise(app)
+    logs.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

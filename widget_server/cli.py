@@ -1,20 +1,101 @@
-"""The ``widget-server`` command: Flask's CLI on the app factory, plus Sharebar's commands."""
+"""The ``widget-server`` command: Flask's CLI on the app factory, plus Sharebar's commands.
+
+Every error is one line on stderr and a non-zero exit: bad settings, a database that does not
+answer or has no schema yet, bad arguments. ``--debug`` (or ``WIDGET_DEBUG=1``) shows the
+traceback of unexpected errors instead.
+"""
 from __future__ import annotations
 
+import functools
 import json
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import create_app, db, feeds, signing, sites, tokens
+from . import checks, create_app, db, feeds, settings, signing, sites, tokens
 from .models import ApiToken, Site, utcnow
 
+P = ParamSpec("P")
+R = TypeVar("R")
+MISSING_TABLE = re.compile(r"no such table|relation .* does not exist|UndefinedTable", re.IGNORECASE)
 
-@click.group(cls=FlaskGroup, create_app=create_app)
+
+class WidgetGroup(FlaskGroup):
+    """Flask's command group, saying every error in one line (a traceback only with --debug)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            fail(click_message(exc), exc.exit_code)
+        except click.Abort:
+            fail("aborted")
+        except Exception as exc:
+            if debugging():
+                raise
+            fail(one_line(exc))
+        if standalone_mode:
+            sys.exit(result if isinstance(result, int) else 0)
+        return result
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The commands; without the app's own (and with the reason) when the app cannot start."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except Exception as exc:
+            if debugging():
+                raise
+            click.echo(f"Error: {one_line(exc)}", err=True)
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def debugging() -> bool:
+    """``--debug`` (Flask's, which sets FLASK_DEBUG) or ``WIDGET_DEBUG`` is on."""
+    for variable in ("FLASK_DEBUG", "WIDGET_DEBUG"):
+        try:
+            if settings.boolean(os.environ.get(variable, "")):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def click_message(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    context = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and context is not None:
+        message += f" (see `{context.command_path} --help`)"
+    return message
+
+
+def one_line(exc: BaseException) -> str:
+    """An unexpected error in one line: what failed and why, never a traceback."""
+    if isinstance(exc, settings.SettingsError):
+        return str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        if MISSING_TABLE.search(str(exc)):
+            return f"the database has no schema: {checks.UPGRADE}"
+        return f"the database failed: {checks.first_line(exc)} (--debug shows where)"
+    return f"{type(exc).__name__}: {checks.first_line(exc)} (--debug shows where)"
+
+
+@click.group(cls=WidgetGroup, create_app=create_app)
 def main() -> None:
     """Sharebar widget server."""
 
@@ -32,8 +113,36 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(tokens_group)
 
 
+def needs_database(command: Callable[P, R]) -> Callable[P, R]:
+    """Run ``command`` only when the database answers; else say which one does not, and why."""
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            checks.revisions()
+        except checks.DatabaseUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+        return command(*args, **kwargs)
+    return checked
+
+
+def needs_schema(command: Callable[P, R]) -> Callable[P, R]:
+    """Run ``command`` only when the database answers and its schema is at the head."""
+    @functools.wraps(command)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            current, head = checks.revisions()
+        except checks.DatabaseUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
+        problem = checks.schema_problem(current, head)
+        if problem:
+            raise click.ClickException(problem if current is None else f"the database schema is {problem}")
+        return command(*args, **kwargs)
+    return checked
+
+
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
+@needs_database
 def db_upgrade(revision: str) -> None:
     """Create or migrate the schema (to REVISION, default the newest)."""
     db.upgrade(revision)
@@ -42,6 +151,7 @@ def db_upgrade(revision: str) -> None:
 
 @db_group.command("downgrade")
 @click.argument("revision")
+@needs_database
 def db_downgrade(revision: str) -> None:
     """Migrate the schema back to REVISION ('base' drops everything)."""
     db.downgrade(revision)
@@ -52,20 +162,15 @@ def db_downgrade(revision: str) -> None:
 @click.option("--name", required=True, help="The site's name, shown in the dashboard.")
 @click.option("--domain", "domains", multiple=True, required=True, help="A domain of the site; subdomains count too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@needs_schema
 def sites_create(name: str, domains: tuple[str, ...], as_json: bool) -> None:
     """Register a site; print its id, key, secret and the snippet to paste."""
     try:
         site = sites.create_site(name, list(domains))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    info = {
-        "id": site.id,
-        "name": site.name,
-        "domains": site.domains,
-        "key": signing.site_key(site.id),
-        "secret": site.secret,
-        "snippet": sites.snippet(site, server_url()),
-    }
+    info = {**sites.details(site, server_url()), "secret": site.secret}
+    del info["settings"]
     if as_json:
         click.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
@@ -83,6 +188,7 @@ def sites_create(name: str, domains: tuple[str, ...], as_json: bool) -> None:
               help="Lifetime: 30m, 12h, 90d, 1y.")
 @click.option("--name", default="", help="A label to recognise the token by.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@needs_schema
 def tokens_create(site_ids: tuple[int, ...], scopes: tuple[str, ...], expires: timedelta, name: str,
                   as_json: bool) -> None:
     """Issue a partner token; it is printed once and stored only as a hash."""
@@ -109,6 +215,7 @@ def duration(value: str) -> timedelta:
 
 @tokens_group.command("revoke")
 @click.argument("token_id", type=int)
+@needs_schema
 def tokens_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID at once."""
     try:
@@ -120,6 +227,7 @@ def tokens_revoke(token_id: int) -> None:
 
 @tokens_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@needs_schema
 def tokens_list(as_json: bool) -> None:
     """List tokens (never the tokens themselves: only their ids, grants and state)."""
     infos = [token_info(row) for row in tokens.all_tokens()]
@@ -141,18 +249,61 @@ def token_info(row: ApiToken) -> dict[str, Any]:
 
 @sites_group.command("set")
 @click.argument("site_id", type=int)
-@click.argument("settings", nargs=-1, required=True)
-def sites_set(site_id: int, settings: tuple[str, ...]) -> None:
+@click.argument("changes", nargs=-1, required=True, metavar="NAME=VALUE...")
+@needs_schema
+def sites_set(site_id: int, changes: tuple[str, ...]) -> None:
     """Change a site's settings: NAME=VALUE with VALUE as JSON (true, 30, ["x","y"], "dark").
 
     Names: the bar defaults (services, theme, size, layout, counts, lang) and address_bar,
     public_leaderboard, anonymous_actions, public_activity, public_names, retention_days, verbs.
     """
     try:
-        changed = sites.update_settings(site_id, dict(parse_setting(item) for item in settings))
+        changed = sites.update_settings(site_id, dict(parse_setting(item) for item in changes))
     except (LookupError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(json.dumps(changed, ensure_ascii=False, indent=2))
+
+
+@sites_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@needs_schema
+def sites_list(as_json: bool) -> None:
+    """List the registered sites: id, name and domains."""
+    infos = [sites.summary(site) for site in sites.sites_by_id()]
+    if as_json:
+        click.echo(json.dumps(infos, ensure_ascii=False, indent=2))
+        return
+    if not infos:
+        click.echo("No sites yet: `widget-server sites create --name NAME --domain DOMAIN` registers one.", err=True)
+    width = max((len(info["name"]) for info in infos), default=0)
+    for info in infos:
+        click.echo(f"{info['id']:>5}  {info['name']:<{width}}  {', '.join(info['domains'])}")
+
+
+@sites_group.command("show")
+@click.argument("site_id", type=int)
+@click.option("--secret", "with_secret", is_flag=True, help="Also print the site's secret (it signs actor tokens).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@needs_schema
+def sites_show(site_id: int, with_secret: bool, as_json: bool) -> None:
+    """Reprint a site's key, domains, settings and snippet (its secret only with --secret)."""
+    site = existing_site(site_id)
+    info = sites.details(site, server_url())
+    if with_secret:
+        info["secret"] = site.secret
+    if as_json:
+        click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"Site {site.id} ({site.name})")
+    click.echo(f"  domains:  {', '.join(site.domains)}")
+    click.echo(f"  site key: {info['key']}")
+    if with_secret:
+        click.echo(f"  secret:   {info['secret']}")
+    click.echo("  settings:")
+    for name, value in info["settings"].items():
+        click.echo(f"    {name} = {json.dumps(value, ensure_ascii=False)}")
+    click.echo("Paste this where the bar should appear:\n")
+    click.echo(info["snippet"])
 
 
 def parse_setting(item: str) -> tuple[str, Any]:
@@ -170,6 +321,7 @@ feeds_group = AppGroup("feeds", help="Action feeds.")
 
 @feeds_group.command("url")
 @click.option("--site", "site_id", type=int, required=True)
+@needs_schema
 def feeds_url(site_id: int) -> None:
     """Print the Atom feed URL of a site (its token is in the URL: treat it as a secret)."""
     site = existing_site(site_id)
@@ -179,6 +331,7 @@ def feeds_url(site_id: int) -> None:
 
 @feeds_group.command("revoke")
 @click.option("--site", "site_id", type=int, required=True)
+@needs_schema
 def feeds_revoke(site_id: int) -> None:
     """Revoke every Atom feed URL of a site given out so far."""
     site = existing_site(site_id)
@@ -187,6 +340,7 @@ def feeds_revoke(site_id: int) -> None:
 
 
 @feeds_group.command("prune")
+@needs_schema
 def feeds_prune() -> None:
     """Delete the actions older than each site's retention_days now (also done daily)."""
     with db.engine().begin() as conn:
@@ -197,13 +351,21 @@ def feeds_prune() -> None:
 def existing_site(site_id: int) -> Site:
     site = db.session().get(Site, site_id)
     if site is None:
-        raise click.BadParameter(f"no site with id {site_id}")
+        raise click.ClickException(f"no site with id {site_id} (`widget-server sites list` lists them)")
     return site
 
 
 def server_url() -> str:
+    """``WIDGET_PUBLIC_URL``; without it a placeholder (never a guess) and a note saying so."""
     configured: str | None = current_app.config["PUBLIC_URL"]
-    return configured or "http://127.0.0.1:5000"
+    if configured:
+        return configured
+    click.echo(f"Note: WIDGET_PUBLIC_URL is not set, so the address printed is {sites.PLACEHOLDER_URL}: "
+               "set WIDGET_PUBLIC_URL to this server's public address and run this again.", err=True)
+    return sites.PLACEHOLDER_URL
+
+
+main.add_command(checks.check_command)
 
 
 @main.command("demo", with_appcontext=False)

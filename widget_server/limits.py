@@ -20,6 +20,8 @@ from .problems import Problem
 
 def init_app(app: Flask) -> None:
     uri = app.config["REDIS_URL"]
+    if uri and uri.startswith("unix://"):
+        uri = "redis+unix://" + uri[len("unix://"):]  # the limits package's name for a Redis socket
     storage = storage_from_string(uri, key_prefix=app.config["REDIS_PREFIX"]) if uri else storage_from_string("memory://")
     app.extensions["widget_limiter"] = MovingWindowRateLimiter(storage)
 

@@ -145,6 +145,20 @@ def public_url() -> str:
     return request.host_url.rstrip("/") if has_request_context() else "http://127.0.0.1:5000"
 
 
+PLACEHOLDER_URL = "https://YOUR-SERVER"  # printed instead of guessing when WIDGET_PUBLIC_URL is unset
+
+
+def summary(site: Site) -> dict[str, Any]:
+    """A site as ``sites list`` shows it."""
+    return {"id": site.id, "name": site.name, "domains": site.domains}
+
+
+def details(site: Site, server: str) -> dict[str, Any]:
+    """A site as ``sites show`` shows it: key, domains, settings in force, snippet (no secret)."""
+    return {**summary(site), "key": signing.site_key(site.id), "settings": bar_settings(site),
+            "snippet": snippet(site, server)}
+
+
 def snippet(site: Site, server: str) -> str:
     """The exact HTML a site owner pastes."""
     key = signing.site_key(site.id)
