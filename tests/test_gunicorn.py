@@ -26,8 +26,8 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from live_server import GUNICORN_CONF, Server, base_env, fetch, gunicorn, run
-from widget_server import openapi
+from live_server import GUNICORN_CONF, Server, base_env, fetch, gunicorn
+from widget_server import create_app, db, openapi, signing, sites
 from widget_server.urls import MAX_URL
 
 BIN = Path(sys.executable).parent  # the checkout's virtualenv
@@ -112,10 +112,11 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("gunicorn")
     env = base_env(BIN, home / "instance", WIDGET_RATE_LIMIT_VISITOR="10000/minute", WEB_CONCURRENCY="2")
-    for command in (["db", "upgrade"], ["sites", "create", "--name", "Blog", "--domain", DOMAIN, "--json"]):
-        done = run([str(BIN / "widget-server"), *command], env, home)
-        assert done.returncode == 0, done.stderr
-    key = json.loads(done.stdout)["key"]
+    app = create_app({"INSTANCE_PATH": env["WIDGET_INSTANCE_PATH"], "SECRET_KEYS": env["WIDGET_SECRET_KEYS"]})
+    with app.app_context():  # in this process: the server's database and keys, without two CLI starts
+        db.upgrade()
+        key = signing.site_key(sites.create_site("Blog", [DOMAIN]).id)
+    app.extensions["widget_engine"].dispose()
     with gunicorn(BIN, env, home) as server:
         yield Live(server, key)
 
