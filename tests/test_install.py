@@ -3,7 +3,8 @@ wheel installed (never ``-e``) into a fresh virtualenv of each supported Python,
 run, and gunicorn serving from it with gunicorn.conf.py. Every file the package reads at run
 time (static/, templates, migrations) must be found where the wheel put it.
 
-The build and the three installs run once per session and side by side (about a minute).
+The build and the three installs run once per session, side by side; pip needs the package
+index (or its mirror) for the dependencies.
 """
 from __future__ import annotations
 
