@@ -10,7 +10,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import rcssmin
@@ -36,11 +35,16 @@ _built: dict[str, tuple[float, Asset]] = {}
 
 
 def static_dir() -> Path:
-    """``static/`` of the checkout, or where an installed wheel put it."""
-    try:
-        return Path(str(resources.files("widget_server.static")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "static"
+    """The widget's source files: ``widget_server/static/`` where a wheel installed them, else
+    the top-level ``static/`` of a checkout (an editable install serves the files in place).
+
+    Not ``importlib.resources.files("widget_server.static")``: ``static/`` has no
+    ``__init__.py``, so that is a namespace package whose files() is a MultiplexedPath,
+    which is not a filesystem path.
+    """
+    package = Path(__file__).resolve().parent
+    installed = package / "static"
+    return installed if installed.is_dir() else package.parent / "static"
 
 
 TYPES = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}

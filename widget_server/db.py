@@ -20,7 +20,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def normalise_url(url: str) -> str:
-    """Let ``postgres://`` and ``postgresql://`` URLs use the psycopg 3 driver we ship."""
+    """Let ``postgres://`` and ``postgresql://`` URLs use psycopg 3 (the ``postgres`` extra)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
