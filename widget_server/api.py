@@ -155,6 +155,12 @@ def site_row(site_id: int) -> Site:
     return found
 
 
+def this_request() -> str:
+    """The path and query of the request, as the client sent them."""
+    query_string = request.query_string.decode("utf-8")
+    return request.path + ("?" + query_string if query_string else "")
+
+
 @bp.get("/api/v1/feed")
 def action_feed() -> Response:
     """An AS2 ``OrderedCollectionPage``; ``next`` pages on with ``before``, stable under inserts."""
@@ -165,9 +171,9 @@ def action_feed() -> Response:
         found = feeds.items(conn, site.id, **params)
     next_url = None
     if len(found) == params["limit"]:
-        next_url = request.base_url + "?" + urlencode({**request.args.to_dict(), "before": found[-1].id})
+        next_url = feeds.link(request.path + "?" + urlencode({**request.args.to_dict(), "before": found[-1].id}))
     page = feeds.collection_page(found, site.id, verbs.site_verbs(site.settings or {}), lang,
-                                 request.url, next_url)
+                                 feeds.link(this_request()), next_url)
     return Response(json.dumps(page, ensure_ascii=False), mimetype="application/activity+json")
 
 
@@ -183,17 +189,18 @@ def atom_feed() -> Response:
         found = feeds.items(conn, site.id, **params)
     names = verbs.site_verbs(site.settings or {})
     entries = [feeds.activity(item, site.id, names, lang) for item in found]
-    body = render_template("feed.atom.xml", site=site, entries=entries, self_url=request.url,
+    body = render_template("feed.atom.xml", site=site, entries=entries, self_url=feeds.link(this_request()),
                            updated=(found[0].published if found else site.created_at).isoformat(timespec="seconds"))
     return Response(body, mimetype="application/atom+xml")
 
 
 @bp.delete("/api/v1/actions/<int:action_id>")
 def remove_action(action_id: int) -> Response:
-    """204, or 404 when the site has no such action (deleting twice is 404 the second time)."""
+    """204, or 404 when the site has no such action (deleting twice is 404 the second time;
+    an id past the database's bigint is one no action has)."""
     site_id = partner_site("actions:write")
     with db.engine().begin() as conn:
-        if not feeds.delete_action(conn, site_id, action_id):
+        if action_id > feeds.MAX_ID or not feeds.delete_action(conn, site_id, action_id):
             raise Problem(404, "unknown-action", "The site has no action with this id.")
     return Response(status=204)
 
