@@ -162,6 +162,18 @@ def test_deleting_one_action(app: Flask, beacon: BeaconSender, feeder: Partner) 
     assert again.status_code == 404
 
 
+@pytest.mark.parametrize("action_id", [str(2**63), str(2**64 + 1), "9" * 40])
+def test_deleting_an_id_past_bigint_is_404(app: Flask, beacon: BeaconSender, feeder: Partner, action_id: str) -> None:
+    act(beacon, 1)
+    response = feeder.client.delete(f"/api/v1/actions/{action_id}", query_string={"site_id": beacon.site.id},
+                                    headers={"Authorization": f"Bearer {feeder.token}", "Origin": "https://x.example"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/unknown-action")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert len(table_rows(app, "actions")) == 1
+
+
 def test_deleting_needs_the_write_scope_and_the_site(app: Flask, beacon: BeaconSender, partner: Partner) -> None:
     act(beacon, 1)
     victim = table_rows(app, "actions")[0].id

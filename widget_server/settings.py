@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_BEACON_BYTES": 8192,
     "RATE_LIMIT_VISITOR": "60/minute",  # beacons per visitor hash and site
     "RATE_LIMIT_SITE": "6000/minute",  # beacons per site, all visitors together
+    "RATE_LIMIT_QR": "60/minute",  # QR codes per client address
+    "RATE_LIMIT_PUBLIC": "120/minute",  # public leaderboard and activity reads per client address
     "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For
     "DEMO": False,
     "TESTING": False,
