@@ -134,19 +134,23 @@ def stats_leaderboard() -> Response:
 
 
 def feed_params(site: Site) -> dict[str, Any]:
-    """The feed's filters and page: verb (comma list), page URL, limit (<= 100), before (id)."""
+    """The feed's filters and page: verb (comma list), page URL, limit (<= 100), before (id).
+    A parameter sent empty is refused, not taken as absent."""
     known = verbs.site_verbs(site.settings or {})
-    only = tuple(v for v in (request.args.get("verb") or "").split(",") if v)
+    raw_verbs = request.args.get("verb")
+    only = tuple(raw_verbs.split(",")) if raw_verbs is not None else ()
     if any(v not in known for v in only):
         raise Problem(400, "unknown-verb", f"verb must be some of {', '.join(known)}.", "verb")
     page = request.args.get("page")
+    if page == "":
+        raise Problem(400, "invalid-url", "page must be a page's URL.", "page")
     before = request.args.get("before")
-    lang = request.args.get("lang") or sites.bar_settings(site)["lang"] or "en"
+    lang = request.args.get("lang", sites.bar_settings(site)["lang"] or "en")
     if lang not in verbs.LANGS:
         raise Problem(400, "unknown-lang", f"lang must be one of {', '.join(verbs.LANGS)}.", "lang")
-    return {"only_verbs": only, "page_url": stats.page_value(page) if page else None,
+    return {"only_verbs": only, "page_url": stats.page_value(page) if page is not None else None,
             "limit": query.parse_int(request.args.get("limit"), "limit", 20, feeds.MAX_LIMIT),
-            "before": query.parse_int(before, "before", 1, 2**62) if before else None, "lang": lang}
+            "before": query.parse_int(before, "before", 1, 2**62) if before is not None else None, "lang": lang}
 
 
 def site_row(site_id: int) -> Site:

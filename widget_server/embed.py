@@ -245,7 +245,7 @@ def recent_activity() -> Response:
     settings = sites.bar_settings(site)
     if settings["public_activity"] is not True:
         raise Problem(404, "activity-off", "This site does not publish its recent activity.")
-    url = page_of_site(site, request.args["url"]) if request.args.get("url") else None
+    url = page_of_site(site, request.args["url"]) if "url" in request.args else None
     limit = query.parse_int(request.args.get("limit"), "limit", 10, 20)
     names = settings["public_names"] is True
     items = caching.cache("activity", 1024, 60).get((site.id, url, limit, names),
