@@ -75,3 +75,13 @@ def demo_client(tmp_path) -> FlaskClient:  # type: ignore[no-untyped-def]
 
     app: Flask = make_app(f"sqlite:///{tmp_path}/demo.db", tmp_path, DEMO=True)
     return app.test_client()
+
+
+def test_without_a_public_url_the_demo_page_does_not_echo_the_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import make_app
+
+    app: Flask = make_app(f"sqlite:///{tmp_path}/demo.db", tmp_path, DEMO=True, PUBLIC_URL=None)
+    page = app.test_client().get("/demo", base_url="http://evil.example:8080").get_data(as_text=True)
+    assert "evil.example" not in page
+    assert 'src="/static/sharebar.js"' in page  # the snippet stays relative to this server
+    app.extensions["widget_engine"].dispose()
