@@ -49,7 +49,7 @@ def aim_at_the_site(case: Any, site: Registered) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_keeps_its_description(case: Any, fuzzed: tuple[Flask, Registered, str]) -> None:
     app, site, token = fuzzed
     aim_at_the_site(case, site)
