@@ -179,7 +179,7 @@ def page_counts() -> Response:
     return response
 
 
-# A QR code a phone still reads off a screen: about version 27 at error level M, 125 modules.
+# A QR code a phone still reads off a screen: at most version 26 at error level M, 121 modules.
 QR_MAX_BYTES = 1024
 QR_CACHE = 128  # rendered codes kept per process; each is at most ~25 KB
 
