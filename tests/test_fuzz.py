@@ -46,6 +46,8 @@ def aim_at_the_site(case: Any, site: Registered) -> None:
         query["site_id"] = str(site.id)
     if "site" in query and isinstance(query["site"], str):
         query["site"] = site.key
+    if isinstance(case.body, dict) and isinstance(case.body.get("site"), str):
+        case.body["site"] = site.key
 
 
 @schema.parametrize()
