@@ -63,6 +63,8 @@ def test_bad_actions_are_refused_and_nothing_stored(app: Flask, beacon: BeaconSe
     ({"name": "n" * 101}, "invalid-actor"),
     ({"uid": "u" * 101}, "invalid-actor"),
     ({"avatar": "https://example.com/" + "a" * 2100}, "invalid-actor"),
+    ({"name": "Li\x00Lei"}, "invalid-actor"),  # PostgreSQL cannot store NUL
+    ({"uid": "\ud800"}, "invalid-actor"),  # a lone surrogate is no text
 ])
 def test_bad_actor_tokens_are_refused(app: Flask, beacon: BeaconSender, claims: dict[str, Any], code: str) -> None:
     response = beacon.action("like", actor=actor_token(beacon, **claims))

@@ -95,6 +95,7 @@ def test_tampered_and_malformed_tokens_are_refused(index: int) -> None:
     {"uid": ""}, {"uid": "x" * 101}, {"uid": 42}, {"name": "n" * 101}, {"name": ["x"]},
     {"avatar": "http://insecure.example.com/a.png"}, {"avatar": "javascript:alert(1)"},
     {"exp": "tomorrow"}, {"exp": None}, {"site": "3"},
+    {"uid": "u\x00"}, {"name": "Li\x00Lei"}, {"uid": "u\ud800"}, {"name": "\udfff"}, {"name": "a\x1b[31m"},
 ])
 def test_bad_fields_are_refused(fields: dict[str, Any]) -> None:
     refused(plain_token(claims(**fields)))

@@ -504,6 +504,18 @@ BAD_INPUT = [
     (AGGREGATE, {"format": "xml"}, "format", "unknown-format"),
     (AGGREGATE, {"site_id": "abc"}, "site_id", "invalid-site-id"),
     (AGGREGATE, {"site_id": None}, "site_id", "invalid-site-id"),
+    # Empty is not absent: a partner who sent period= meant something.
+    (AGGREGATE, {"period": ""}, "period", "unknown-period"),
+    (LEADERBOARD, {"period": ""}, "period", "unknown-period"),
+    (AGGREGATE, {"date": ""}, "date", "invalid-date"),
+    (TIMESERIES, {"interval": ""}, "interval", "unknown-interval"),
+    # Days whose periods would leave the calendar (year 0, or past 9999).
+    (AGGREGATE, {"period": "custom", "date": "0001-01-01,0001-01-02"}, "date", "invalid-date"),
+    (AGGREGATE, {"period": "custom", "date": "9999-12-01,9999-12-31"}, "date", "invalid-date"),
+    (AGGREGATE, {"period": "12mo", "date": "0001-01-01"}, "date", "invalid-date"),
+    (AGGREGATE, {"period": "7d", "date": "0001-01-01"}, "date", "invalid-date"),
+    (TIMESERIES, {"period": "month", "date": "9999-12-31", "interval": "week"}, "date", "invalid-date"),
+    (AGGREGATE, {"period": "custom", "date": "1969-12-31,1970-01-02"}, "date", "invalid-date"),
 ]
 
 
@@ -524,3 +536,10 @@ def test_bad_input_is_400_naming_the_parameter(partner: Partner, path: str, para
 
 def test_range_of_exactly_731_days_is_accepted(partner: Partner) -> None:
     assert partner.get(AGGREGATE, period="custom", date="2024-01-01,2025-12-31").status_code == 200
+
+
+@pytest.mark.parametrize(("period", "day"), [("12mo", "1970-01-01"), ("7d", "1970-01-01"), ("month", "9999-01-01"),
+                                             ("custom", "1970-01-01,1970-01-31"), ("custom", "9998-12-01,9999-01-01")])
+def test_the_first_and_last_days_are_answered(partner: Partner, period: str, day: str) -> None:
+    for path in (AGGREGATE, TIMESERIES):
+        assert partner.get(path, period=period, date=day, interval="week").status_code == 200

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from conftest import make_app, table_rows
-from widget_server import checks, cli, create_app, db, signing
+from widget_server import checks, cli, create_app, db, signing, vault
 from widget_server.settings import SettingsError
 
 KEY = "k7Qx2N9vR4mT8pW1sY6uZ3aB5cD0eF_gH"
@@ -31,9 +31,9 @@ def test_sites_create_prints_key_secret_and_snippet(app: Flask, runner: FlaskCli
     assert result.exit_code == 0, result.output
     row = table_rows(app, "sites")[0]
     with app.app_context():
-        key = signing.site_key(row.id)
+        key, secret = signing.site_key(row.id), vault.open_secret(row.secret)  # sealed at rest
     assert key in result.output
-    assert row.secret in result.output
+    assert secret in result.output and row.secret not in result.output
     assert f'<script async src="https://share.test/static/sharebar.js" data-site="{key}"></script>' in result.output
     assert "<div data-sharebar></div>" in result.output
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 import gzip
 import json
 import xml.etree.ElementTree as ET
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
+from werkzeug.test import TestResponse
 
-from conftest import BeaconSender, Registered
-from widget_server import db, platforms
+from conftest import BeaconSender, Registered, make_app, register
+from widget_server import db, embed, platforms
 from widget_server.assets import static_dir
 from widget_server.models import Site
 
@@ -168,3 +171,91 @@ def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
     assert response.mimetype == "text/javascript"
     source = (static_dir() / "sharebar-dialogs.js").read_bytes()
     assert 0 < len(response.data) < len(source)
+
+
+def qr(client: FlaskClient, site: Registered, url: str, ip: str = "203.0.113.7", **params: str) -> TestResponse:
+    return client.get("/v1/qr.svg", query_string={"site": site.key, "url": url, **params},
+                      environ_base={"REMOTE_ADDR": ip})
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/" + "a" * 1100,
+    "https://example.com/" + "文" * 400,  # 1,200 bytes of UTF-8 in 420 characters
+    "https://example.com/" + "a" * 1000 + "?x=1",  # fits alone, not with its share code
+])
+def test_qr_code_of_a_url_too_long_to_scan_is_refused(client: FlaskClient, site: Registered, url: str) -> None:
+    response = qr(client, site, url, code="abcdef123456")
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/url-too-long")
+    assert response.get_json()["param"] == "url"
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_qr_codes_are_rendered_once_per_cleaned_url(client: FlaskClient, site: Registered) -> None:
+    embed.qr_svg.cache_clear()
+    first = qr(client, site, "https://example.com/p?q=1")
+    for spelling in ("https://example.com/p?q=1&utm_source=x", "https://EXAMPLE.com:443/p?q=1#top"):
+        again = qr(client, site, spelling, _="cache-buster")
+        assert again.data == first.data
+    assert embed.qr_svg.cache_info().misses == 1 and embed.qr_svg.cache_info().hits == 2
+    assert qr(client, site, "https://example.com/p?q=1", code="abcdef").data != first.data
+    assert embed.qr_svg.cache_info().misses == 2
+
+
+@pytest.mark.parametrize("path", ["/v1/qr.svg", "/v1/leaderboard", "/v1/activity"])
+def test_public_reads_are_limited_per_client(database_url: str, tmp_path: Any, path: str) -> None:
+    app = make_app(database_url, tmp_path, RATE_LIMIT_QR="2/minute", RATE_LIMIT_PUBLIC="2/minute")
+    client, site = app.test_client(), register(app)
+    params = {"site": site.key, "url": "https://example.com/"}
+    answers = [client.get(path, query_string={**params, "_": str(n)}, environ_base={"REMOTE_ADDR": "198.51.100.1"})
+               for n in range(3)]
+    assert [a.status_code for a in answers[:2]] != [429, 429]
+    refused = answers[2]
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["type"].endswith("/rate-limited")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    other = client.get(path, query_string=params, environ_base={"REMOTE_ADDR": "198.51.100.2"})
+    assert other.status_code != 429
+    app.extensions["widget_engine"].dispose()
+
+
+class Statements:
+    """The SQL statements the app's engine runs while this is open."""
+
+    def __init__(self, app: Flask):
+        self.engine, self.seen = app.extensions["widget_engine"], []  # type: list[str]
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self.record)
+        return self.seen
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.record)
+
+    def record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.seen.append(statement)
+
+
+def test_leaderboard_and_activity_are_cached_whatever_else_the_query_says(app: Flask, client: FlaskClient,
+                                                                          beacon: BeaconSender) -> None:
+    with app.app_context():
+        db.session().get(Site, beacon.site.id).settings = {"public_leaderboard": True, "public_activity": True}
+        db.session().commit()
+    beacon.send()
+    beacon.action("like")
+    key = beacon.site.key
+    first = client.get("/v1/leaderboard", query_string={"site": key, "period": "7d"}).get_json()
+    items = client.get("/v1/activity", query_string={"site": key}).get_json()
+    assert first["results"] and items["items"]
+    with Statements(app) as seen:
+        busted = client.get("/v1/leaderboard", query_string={"site": key, "period": "7d", "limit": "10",
+                                                             "_": "1234", "filters": "page==x"}).get_json()
+        again = client.get("/v1/activity", query_string={"site": key, "nocache": "1", "limit": "10"}).get_json()
+    assert (busted, again) == (first, items)
+    assert not [s for s in seen if "daily_" in s or "actions" in s], seen
+    with Statements(app) as seen:
+        other = client.get("/v1/leaderboard", query_string={"site": key, "order_by": "clickbacks"})
+    assert other.status_code == 200 and any("daily_" in s for s in seen)

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from conftest import BeaconSender, Partner, issue_token, register, table_rows
+from conftest import BeaconSender, Partner, issue_token, make_app, register, table_rows
 from test_actions import actor_token, settings
 from widget_server import db, feeds, ingest, visitors
+from widget_server.models import Site
 
 EVIL = '<script>alert("x")</script><b>&amp;</b>'
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -161,6 +162,18 @@ def test_deleting_one_action(app: Flask, beacon: BeaconSender, feeder: Partner) 
     assert again.status_code == 404
 
 
+@pytest.mark.parametrize("action_id", [str(2**63), str(2**64 + 1), "9" * 40])
+def test_deleting_an_id_past_bigint_is_404(app: Flask, beacon: BeaconSender, feeder: Partner, action_id: str) -> None:
+    act(beacon, 1)
+    response = feeder.client.delete(f"/api/v1/actions/{action_id}", query_string={"site_id": beacon.site.id},
+                                    headers={"Authorization": f"Bearer {feeder.token}", "Origin": "https://x.example"})
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/unknown-action")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert len(table_rows(app, "actions")) == 1
+
+
 def test_deleting_needs_the_write_scope_and_the_site(app: Flask, beacon: BeaconSender, partner: Partner) -> None:
     act(beacon, 1)
     victim = table_rows(app, "actions")[0].id
@@ -231,3 +244,34 @@ def test_site_settings_command(app: Flask, runner: FlaskCliRunner, beacon: Beaco
     assert bad.exit_code != 0 and "theme must be one of" in bad.output
     assert runner.invoke(args=["sites", "set", "999", "counts=true"]).exit_code != 0
     assert runner.invoke(args=["sites", "set", str(beacon.site.id), "nonsense=1"]).exit_code != 0
+
+
+SPOOFED = "http://evil.example:8080"
+
+
+@pytest.mark.parametrize("public_url", ["https://share.test", None])
+def test_links_come_from_the_public_url_never_from_the_host_header(database_url: str, tmp_path: Any,
+                                                                   public_url: str | None) -> None:
+    """With ``WIDGET_PUBLIC_URL`` every link is absolute under it; without it, relative."""
+    app = make_app(database_url, tmp_path, PUBLIC_URL=public_url)
+    beacon = BeaconSender(app.test_client(), register(app))
+    settings(app, beacon.site.id, public_activity=True, public_leaderboard=True)
+    for n in (1, 2):
+        act(beacon, n)
+    token = issue_token(app, [beacon.site.id], ("feed:read", "stats:read"))[1]
+    feeder = Partner(beacon.client, beacon.site.id, token)
+    with app.app_context():
+        atom = "/api/v1/feed.atom?token=" + feeds.feed_token(db.session().get(Site, beacon.site.id))
+    page = feeder.client.get("/api/v1/feed?limit=1&site_id=1", base_url=SPOOFED,
+                             headers={"Authorization": f"Bearer {token}"}).get_json()
+    base = public_url or ""
+    assert page["id"] == base + "/api/v1/feed?limit=1&site_id=1"
+    assert page["next"] == base + f"/api/v1/feed?limit=1&site_id=1&before={page['orderedItems'][0]['id'].split(':')[-1]}"
+    self_link = ET.fromstring(beacon.client.get(atom, base_url=SPOOFED).data).find(f"{ATOM}link").get("href")
+    assert self_link == base + atom
+    for target in (atom, "/api/v1/feed?limit=1&site_id=1", f"/v1/activity?site={beacon.site.key}",
+                   f"/v1/leaderboard?site={beacon.site.key}", "/api/openapi.json", "/v1/nothing",
+                   f"/v1/config?site={beacon.site.key}", "/static/sharebar.js"):
+        body = beacon.client.get(target, base_url=SPOOFED, headers={"Authorization": f"Bearer {token}"}).data
+        assert b"evil.example" not in body, target
+    app.extensions["widget_engine"].dispose()

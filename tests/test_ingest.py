@@ -151,6 +151,45 @@ def test_bad_body_is_refused(app: Flask, beacon: BeaconSender, body, content_typ
     assert len(table_rows(app, "events")) == 1
 
 
+NESTED = b'{"type": "share", "extra": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+MALFORMED = [
+    # Python's JSON parser recurses; 2,000 levels would be a RecursionError.
+    (NESTED, "invalid-json"),
+    (b'{"type": "share", "title": "\\ud800"}', "invalid-utf8"),
+    (b'{"type": "share", "url": "https://example.com/\\udfff"}', "invalid-utf8"),
+    (b'{"type": "share", "\\ud83d": 1}', "invalid-utf8"),
+    (b'{"type": "share", "url": "https://example.com/\xed\xa0\x80"}', "invalid-utf8"),
+]
+
+
+@pytest.mark.parametrize(("body", "code"), MALFORMED)
+def test_malformed_body_is_a_400_problem_with_cors(app: Flask, beacon: BeaconSender, body: bytes, code: str) -> None:
+    response = beacon.post(body, headers={"Origin": "https://example.com"})
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["type"].endswith("/" + code)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert table_rows(app, "events") == []
+
+
+@pytest.mark.parametrize("field", ["title", "url", "site", "id", "service", "code"])
+def test_a_lone_surrogate_in_any_field_is_refused(app: Flask, beacon: BeaconSender, field: str) -> None:
+    body = json.dumps(beacon.body(**{field: beacon.body()[field] if field != "code" else "abcdef"}))
+    spoiled = body.replace('"' + field + '": "', '"' + field + '": "\\ud800', 1)
+    response = beacon.post(spoiled)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["type"].endswith("/invalid-utf8")
+
+
+def test_control_characters_are_taken_out_of_titles(app: Flask, beacon: BeaconSender) -> None:
+    """NUL (which PostgreSQL cannot store) and the other control characters are stripped,
+    not refused: a browser reports whatever ``document.title`` holds."""
+    assert beacon.send(title="Free\x00 lunch\x07\x1b[31m\u2028today").status_code == 204
+    assert [row.title for row in table_rows(app, "pages")] == ["Free lunch[31m today"]
+    assert beacon.action(title="\x00\x00", url="https://example.com/post/2").status_code == 204
+    assert table_rows(app, "pages")[1].title is None
+
+
 def test_oversized_body_is_refused_before_parsing(app: Flask, beacon: BeaconSender) -> None:
     body = json.dumps(beacon.body(title="x" * 9000))
     response = beacon.post(body)

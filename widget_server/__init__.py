@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import api, cli, db, embed, extras, limits, logs, metrics, ops, problems, settings
+    from . import api, cli, db, edges, embed, extras, limits, logs, metrics, ops, problems, settings
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     problems.init_app(app)
     metrics.init_app(app)
+    edges.init_app(app)
     app.register_blueprint(embed.bp)
     app.register_blueprint(api.bp)
     ops.init_app(app)

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,6 +30,8 @@ CONTEXT = b"sharebar.actor."
 MAX_NAME = 100
 MAX_LIFETIME = timedelta(days=1)
 MAX_TOKEN = 4096
+# Control characters (PostgreSQL cannot store NUL) and lone surrogates (not text at all).
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,10 @@ def check_claims(claims: dict[str, Any], site_id: int, now: datetime) -> Actor:
     if expires > (now + MAX_LIFETIME).timestamp():
         raise refuse("invalid-actor", "An actor token may be valid for one day at most.")
     uid, name, avatar = claims.get("uid"), claims.get("name"), claims.get("avatar")
-    if not isinstance(uid, str) or not 0 < len(uid) <= MAX_NAME:
-        raise refuse("invalid-actor", f"uid must be a string of 1 to {MAX_NAME} characters.")
-    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
-        raise refuse("invalid-actor", f"name must be a string of at most {MAX_NAME} characters.")
+    if not isinstance(uid, str) or not 0 < len(uid) <= MAX_NAME or UNPRINTABLE.search(uid):
+        raise refuse("invalid-actor", f"uid must be a string of 1 to {MAX_NAME} printable characters.")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME or UNPRINTABLE.search(name)):
+        raise refuse("invalid-actor", f"name must be a string of at most {MAX_NAME} printable characters.")
     return Actor(uid, name or None, clean_avatar(avatar))
 
 

@@ -134,25 +134,35 @@ def stats_leaderboard() -> Response:
 
 
 def feed_params(site: Site) -> dict[str, Any]:
-    """The feed's filters and page: verb (comma list), page URL, limit (<= 100), before (id)."""
+    """The feed's filters and page: verb (comma list), page URL, limit (<= 100), before (id).
+    A parameter sent empty is refused, not taken as absent."""
     known = verbs.site_verbs(site.settings or {})
-    only = tuple(v for v in (request.args.get("verb") or "").split(",") if v)
+    raw_verbs = request.args.get("verb")
+    only = tuple(raw_verbs.split(",")) if raw_verbs is not None else ()
     if any(v not in known for v in only):
         raise Problem(400, "unknown-verb", f"verb must be some of {', '.join(known)}.", "verb")
     page = request.args.get("page")
+    if page == "":
+        raise Problem(400, "invalid-url", "page must be a page's URL.", "page")
     before = request.args.get("before")
-    lang = request.args.get("lang") or sites.bar_settings(site)["lang"] or "en"
+    lang = request.args.get("lang", sites.bar_settings(site)["lang"] or "en")
     if lang not in verbs.LANGS:
         raise Problem(400, "unknown-lang", f"lang must be one of {', '.join(verbs.LANGS)}.", "lang")
-    return {"only_verbs": only, "page_url": stats.page_value(page) if page else None,
+    return {"only_verbs": only, "page_url": stats.page_value(page) if page is not None else None,
             "limit": query.parse_int(request.args.get("limit"), "limit", 20, feeds.MAX_LIMIT),
-            "before": query.parse_int(before, "before", 1, 2**62) if before else None, "lang": lang}
+            "before": query.parse_int(before, "before", 1, 2**62) if before is not None else None, "lang": lang}
 
 
 def site_row(site_id: int) -> Site:
     found = db.session().get(Site, site_id)
     assert found is not None, "tokens.require checked that the site exists"
     return found
+
+
+def this_request() -> str:
+    """The path and query of the request, as the client sent them."""
+    query_string = request.query_string.decode("utf-8")
+    return request.path + ("?" + query_string if query_string else "")
 
 
 @bp.get("/api/v1/feed")
@@ -165,9 +175,9 @@ def action_feed() -> Response:
         found = feeds.items(conn, site.id, **params)
     next_url = None
     if len(found) == params["limit"]:
-        next_url = request.base_url + "?" + urlencode({**request.args.to_dict(), "before": found[-1].id})
+        next_url = feeds.link(request.path + "?" + urlencode({**request.args.to_dict(), "before": found[-1].id}))
     page = feeds.collection_page(found, site.id, verbs.site_verbs(site.settings or {}), lang,
-                                 request.url, next_url)
+                                 feeds.link(this_request()), next_url)
     return Response(json.dumps(page, ensure_ascii=False), mimetype="application/activity+json")
 
 
@@ -183,17 +193,18 @@ def atom_feed() -> Response:
         found = feeds.items(conn, site.id, **params)
     names = verbs.site_verbs(site.settings or {})
     entries = [feeds.activity(item, site.id, names, lang) for item in found]
-    body = render_template("feed.atom.xml", site=site, entries=entries, self_url=request.url,
+    body = render_template("feed.atom.xml", site=site, entries=entries, self_url=feeds.link(this_request()),
                            updated=(found[0].published if found else site.created_at).isoformat(timespec="seconds"))
     return Response(body, mimetype="application/atom+xml")
 
 
 @bp.delete("/api/v1/actions/<int:action_id>")
 def remove_action(action_id: int) -> Response:
-    """204, or 404 when the site has no such action (deleting twice is 404 the second time)."""
+    """204, or 404 when the site has no such action (deleting twice is 404 the second time;
+    an id past the database's bigint is one no action has)."""
     site_id = partner_site("actions:write")
     with db.engine().begin() as conn:
-        if not feeds.delete_action(conn, site_id, action_id):
+        if action_id > feeds.MAX_ID or not feeds.delete_action(conn, site_id, action_id):
             raise Problem(404, "unknown-action", "The site has no action with this id.")
     return Response(status=204)
 

@@ -5,6 +5,7 @@ stats queries use SQLAlchemy Core on ``engine()`` directly.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+
+from . import vault
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -31,9 +34,23 @@ def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "do_connect", _owner_only)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _owner_only(_dialect: Any, _record: Any, cargs: tuple[Any, ...], _cparams: Any) -> None:
+    """Make the database file mode 0600 before SQLite opens it: SQLite creates its ``-wal``
+    and ``-shm`` files with the database file's mode, so they are 0600 too."""
+    path = str(cargs[0]) if cargs else ""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+    for suffix in ("-wal", "-shm", "-journal"):
+        if os.path.exists(path + suffix):
+            os.chmod(path + suffix, 0o600)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,12 +96,17 @@ def alembic_config(bind: Engine) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = bind
+    cfg.attributes["secret_keys"] = list(current_app.config["SECRET_KEYS"])  # migration 0005 seals with them
     return cfg
 
 
 def upgrade(revision: str = "head") -> None:
-    """Create or migrate the schema of the app's database to ``revision``."""
+    """Create or migrate the schema of the app's database to ``revision``; at the head, also
+    reseal every site secret under the first of ``WIDGET_SECRET_KEYS`` (key rotation)."""
     command.upgrade(alembic_config(engine()), revision)
+    if revision == "head":
+        with engine().begin() as conn:
+            vault.reseal_all(conn)
 
 
 def downgrade(revision: str) -> None:

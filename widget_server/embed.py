@@ -13,6 +13,7 @@ No cookies are read or set here, and CORS is open: every answer is public by des
 """
 from __future__ import annotations
 
+import functools
 import io
 from typing import Any
 
@@ -20,7 +21,7 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
-from . import actors, assets, db, feeds, ingest, limits, query, sites, stats, verbs, visitors
+from . import actors, assets, caching, db, feeds, ingest, limits, query, sites, stats, verbs, visitors
 from .actors import Actor
 from .models import Site, utcnow
 from .problems import Problem
@@ -178,7 +179,14 @@ def page_counts() -> Response:
     return response
 
 
+# A QR code a phone still reads off a screen: at most version 26 at error level M, 121 modules.
+QR_MAX_BYTES = 1024
+QR_CACHE = 128  # rendered codes kept per process; each is at most ~25 KB
+
+
+@functools.lru_cache(maxsize=QR_CACHE)
 def qr_svg(text: str) -> bytes:
+    """The SVG of ``text`` (a cleaned URL, so every spelling of a page shares one entry)."""
     out = io.BytesIO()
     segno.make(text, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True,
                                       title="QR", dark="#000", light="#fff")
@@ -187,11 +195,19 @@ def qr_svg(text: str) -> bytes:
 
 @bp.get("/v1/qr.svg")
 def qr_code() -> Response:
-    """A QR code of the page (with its share ``code`` when given), for registered sites only."""
+    """A QR code of the page (with its share ``code`` when given), for registered sites only.
+
+    Limited per client (``RATE_LIMIT_QR``); rendered once per cleaned URL and code.
+
+    :raise Problem 400: ``url-too-long`` past ``QR_MAX_BYTES`` of UTF-8.
+    """
+    limits.check("RATE_LIMIT_QR", limits.client())
     site = sites.site_from_key(request.args.get("site"))
     url = page_of_site(site, request.args.get("url"))
     if "code" in request.args:
         url = with_share_code(url, str(ingest.clean_code(request.args["code"], required=True)))
+    if len(url.encode("utf-8")) > QR_MAX_BYTES:
+        raise Problem(400, "url-too-long", f"A QR code holds a URL of at most {QR_MAX_BYTES} bytes.", "url")
     response = Response(qr_svg(url), mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
@@ -200,35 +216,48 @@ def qr_code() -> Response:
 @bp.get("/v1/leaderboard")
 def public_leaderboard() -> Response:
     """A site's top pages for its readers: 404 ``leaderboard-off`` unless its settings say
-    ``"public_leaderboard": true``; only URL, title and the one number; cached 5 minutes."""
+    ``"public_leaderboard": true``; only URL, title and the one number; cached 5 minutes, here
+    too, per parsed query (so unknown parameters do not bust it); limited per client."""
+    limits.check("RATE_LIMIT_PUBLIC", limits.client())
     site = sites.site_from_key(request.args.get("site"))
     if (site.settings or {}).get("public_leaderboard") is not True:
         raise Problem(404, "leaderboard-off", "This site does not publish a leaderboard.")
     board = query.public_leaderboard_query(request.args, site.id, utcnow().date())
-    with db.engine().connect() as conn:
-        rows = stats.public_leaderboard(conn, board)
+    rows = caching.cache("leaderboard", 1024, 300).get(board, lambda: read_leaderboard(board))
     response = jsonify(period=board.period, order_by=board.order_by, results=rows)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def read_leaderboard(board: query.StatsQuery) -> list[dict[str, Any]]:
+    with db.engine().connect() as conn:
+        return stats.public_leaderboard(conn, board)
 
 
 @bp.get("/v1/activity")
 def recent_activity() -> Response:
     """The latest actions (of one page with ``url``), for the widget's recent-activity element:
     404 ``activity-off`` unless the site's settings say ``"public_activity": true``; actors'
-    names only with ``"public_names": true``; at most 20; cached one minute."""
+    names only with ``"public_names": true``; at most 20; cached one minute, here too, per page,
+    limit and naming; limited per client."""
+    limits.check("RATE_LIMIT_PUBLIC", limits.client())
     site = sites.site_from_key(request.args.get("site"))
     settings = sites.bar_settings(site)
     if settings["public_activity"] is not True:
         raise Problem(404, "activity-off", "This site does not publish its recent activity.")
-    url = page_of_site(site, request.args["url"]) if request.args.get("url") else None
+    url = page_of_site(site, request.args["url"]) if "url" in request.args else None
     limit = query.parse_int(request.args.get("limit"), "limit", 10, 20)
-    with db.engine().connect() as conn:
-        found = feeds.items(conn, site.id, limit=limit, page_url=url)
     names = settings["public_names"] is True
-    items = [{"verb": item.verb, "url": item.url, "title": item.title,
-              "name": item.actor_name if names else None, "published": item.published.isoformat(timespec="seconds")}
-             for item in found]
+    items = caching.cache("activity", 1024, 60).get((site.id, url, limit, names),
+                                                     lambda: read_activity(site.id, url, limit, names))
     response = jsonify(items=items)
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
+
+
+def read_activity(site_id: int, url: str | None, limit: int, names: bool) -> list[dict[str, Any]]:
+    with db.engine().connect() as conn:
+        found = feeds.items(conn, site_id, limit=limit, page_url=url)
+    return [{"verb": item.verb, "url": item.url, "title": item.title,
+             "name": item.actor_name if names else None, "published": item.published.isoformat(timespec="seconds")}
+            for item in found]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import Connection, ColumnElement, Table, delete, func, select, update
 
 from . import db, signing, verbs
@@ -20,6 +21,7 @@ from .urls import url_hash
 
 A = actions.c
 MAX_LIMIT = 100
+MAX_ID = 2**63 - 1  # action ids are bigints
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,13 @@ def collection_page(found: list[Item], site_id: int, names: dict[str, verbs.Verb
     if next_url:
         page["next"] = next_url
     return page
+
+
+def link(path: str) -> str:
+    """``path`` (a path and query of this server) as the URL a feed names it by: absolute
+    under ``WIDGET_PUBLIC_URL``, else the relative reference itself, which AS2 (JSON-LD) and
+    Atom readers resolve against the URL they fetched. Never built from the ``Host`` header."""
+    return (current_app.config["PUBLIC_URL"] or "") + path
 
 
 # -- feed tokens (for Atom readers, which send no headers) --------------------------------

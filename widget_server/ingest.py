@@ -32,6 +32,7 @@ ADDRESS_CODE = re.compile(r"^a-([0-9a-z]{1,10})-[A-Za-z0-9]{4,12}$")
 ADDRESS = "address"  # the pseudo-service of links copied from the address bar
 EVENT_TYPES = ("share", "clickback", "action")
 MAX_TITLE = 300
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \r, which split() folds
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,24 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise Problem(400, "invalid-utf8", "The body is not valid UTF-8.") from None
+    except RecursionError:
+        raise Problem(400, "invalid-json", "The body nests too deep to be a beacon.") from None
     except ValueError:
         raise Problem(400, "invalid-json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise Problem(400, "invalid-beacon", "The beacon must be a JSON object.")
+    if not encodable(data):
+        raise Problem(400, "invalid-utf8", "The beacon has a lone surrogate (\\ud800-\\udfff), which is not text.")
     return data
+
+
+def encodable(data: dict[str, Any]) -> bool:
+    """False when a JSON escape made a lone surrogate, a string no database or URL can hold."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_beacon(data: dict[str, Any]) -> Beacon:
@@ -126,11 +140,14 @@ def clean_code(raw: object, required: bool) -> str | None:
 
 
 def clean_title(raw: object) -> str | None:
+    """The title as shown: whitespace runs made one space, control characters (NUL among
+    them, which PostgreSQL cannot store) taken out rather than refused, since browsers report
+    whatever ``document.title`` holds; at most ``MAX_TITLE`` characters."""
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
         raise Problem(400, "invalid-title", "title must be a string.", "title")
-    return " ".join(raw.split())[:MAX_TITLE] or None
+    return " ".join(CONTROL.sub("", raw).split())[:MAX_TITLE] or None
 
 
 def referrer_host(raw: object) -> str:

@@ -3,14 +3,17 @@ this process's memory (one worker, or a development server).
 
 Built on the ``limits`` package (the engine under Flask-Limiter); beacons are limited per
 visitor hash and per site, which are only known once the body is read, so the checks are
-called from the ingest path rather than declared on the route.
+called from the ingest path rather than declared on the route. The public reads (QR codes,
+leaderboard, activity) are limited per ``client()``.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import time
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
@@ -37,7 +40,14 @@ def check(setting: str, *key: str | int) -> None:
     raise RateLimited(max(1, math.ceil(reset - time.time())))
 
 
+def client() -> str:
+    """The requesting client's address (as ``TRUSTED_PROXIES`` resolves it), keyed-hashed so
+    that no IP is ever written to the limits' storage."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(secret, (request.remote_addr or "").encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
 class RateLimited(Problem):
     def __init__(self, retry_after: int):
-        super().__init__(429, "rate-limited", f"Too many events; try again in {retry_after} s.")
+        super().__init__(429, "rate-limited", f"Too many requests; try again in {retry_after} s.")
         self.retry_after = retry_after

@@ -47,9 +47,27 @@ NULLABLE_COUNT: Schema = {"type": ["integer", "null"], "minimum": 0}
 LIFT: Schema = {"type": ["number", "null"], "description": "clickbacks / shares, 2 decimals; null without shares"}
 METRIC_VALUE: Schema = {"type": ["integer", "number", "null"]}
 
-SITE_KEY = param("site", "The site's public key (from `widget-server sites create`).", STRING, required=True)
-PAGE_URL = param("url", "The page's URL, on one of the site's domains.", {"type": "string", "maxLength": 2048},
-                 required=True)
+SITE_KEY = param("site", "The site's public key (from `widget-server sites create`).",
+                 {"type": "string", "minLength": 1}, required=True)
+PAGE_URL = param("url", "The page's URL, on one of the site's domains.",
+                 {"type": "string", "minLength": 1, "maxLength": 2048}, required=True)
+DAY = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+RATE_LIMITED = {**problem("Too many requests from this client; `Retry-After` says when to try again."),
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}}
+
+
+def whole(maximum: int, default: int | None = None) -> Schema:
+    """A whole number from 1 to ``maximum`` (a query parameter the server parses)."""
+    schema: Schema = {"type": "integer", "minimum": 1, "maximum": maximum}
+    if default is not None:
+        schema["default"] = default
+    return schema
+
+
+def comma_list(names: tuple[str, ...] | list[str], item: str | None = None) -> Schema:
+    """A comma list of ``names`` (or of strings matching the pattern ``item``)."""
+    one = item or "(" + "|".join(names) + ")"
+    return {"type": "string", "pattern": f"^{one}(,{one})*$"}
 
 
 def stats_parameters(*names: str) -> list[Schema]:
@@ -59,14 +77,15 @@ def stats_parameters(*names: str) -> list[Schema]:
 
 PARAMETERS: Schema = {
     "site_id": param("site_id", "The site's numeric id; one the token names.",
-                     {"type": "string", "pattern": "^[0-9]{1,12}$"}, required=True),
+                     {"type": "string", "pattern": "^[1-9][0-9]{0,11}$"}, required=True),
     "period": param("period", "Days relative to `date`: `day`, the last `7d`/`30d`, the calendar `month`, "
                     "the last `6mo`/`12mo` calendar months, or `custom` (needs `date=START,END`).",
                     {"type": "string", "enum": list(query.PERIODS), "default": "30d"}),
     "date": param("date", "The reference day `YYYY-MM-DD` (default today, UTC), or for `period=custom` "
-                  "`START,END`, ascending, at most 731 days.", STRING),
-    "metrics": param("metrics", "Comma list of " + ", ".join(query.METRICS) + ".",
-                     {"type": "string", "default": "shares"}),
+                  "`START,END`, ascending, at most 731 days; days from "
+                  f"{query.FIRST_DAY} to {query.LAST_DAY}.", {"type": "string", "pattern": f"^{DAY}(,{DAY})?$"}),
+    "metrics": param("metrics", "Comma list of " + ", ".join(query.METRICS) + ", each at most once.",
+                     {**comma_list(query.METRICS), "default": "shares"}),
     "filters": param("filters", "`PROPERTY==A|B;PROPERTY!=C`: `;` is AND, `|` alternatives, `!=` excludes; "
                      "`\\;`, `\\|` and `\\\\` are literal. Properties: " + ", ".join(query.PROPERTIES) + ".",
                      STRING),
@@ -74,8 +93,8 @@ PARAMETERS: Schema = {
                       required=True),
     "interval": param("interval", "Bucket size; default `month` for 6mo and 12mo, else `date`.",
                       {"type": "string", "enum": [*query.INTERVALS, "day"]}),
-    "limit": param("limit", "Rows per page.", {"type": "string", "pattern": "^[0-9]+$", "default": "100"}),
-    "page": param("page", "Page of rows, from 1.", {"type": "string", "pattern": "^[0-9]+$", "default": "1"}),
+    "limit": param("limit", "Rows per page.", whole(query.MAX_LIMIT, 100)),
+    "page": param("page", "Page of rows, from 1.", whole(query.MAX_PAGE, 1)),
     "order_by": param("order_by", "What the pages are ranked by.",
                       {"type": "string", "enum": list(query.ORDERS), "default": "shares"}),
     "format": param("format", "`csv` answers CSV (so does `Accept: text/csv`).",
@@ -194,10 +213,11 @@ def partner_errors(scope: str) -> Schema:
 
 def feed_paths() -> Schema:
     feed_params = [ref("site_id", "parameters"),
-                   param("verb", "Comma list of verbs to keep.", STRING),
-                   param("page", "Only the actions on this page URL.", STRING),
-                   param("limit", "Items per page, at most 100.", {"type": "string", "pattern": "^[0-9]+$", "default": "20"}),
-                   param("before", "The `next` link's cursor: items older than this id.", {"type": "string", "pattern": "^[0-9]+$"}),
+                   param("verb", "Comma list of verbs to keep (the site's own included).",
+                         comma_list([], "[a-z][a-z0-9_-]{1,31}")),
+                   param("page", "Only the actions on this page URL.", {"type": "string", "minLength": 1, "maxLength": 2048}),
+                   param("limit", "Items per page, at most 100.", whole(100, 20)),
+                   param("before", "The `next` link's cursor: items older than this id.", whole(2**62)),
                    param("lang", "Language of the summaries.", {"type": "string", "enum": ["zh-CN", "zh-TW", "en"]})]
     partner = {"tags": ["partner"], "security": [{"partnerToken": []}]}
     return {
@@ -214,7 +234,7 @@ def feed_paths() -> Schema:
                                                     "401": problem("Not a feed token, or a revoked one.")}}},
         "/api/v1/actions/{action_id}": {"delete": {
             **partner, "summary": "Delete one action (and take it out of the totals)",
-            "parameters": [{"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            "parameters": [{"name": "action_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}},
                            ref("site_id", "parameters")],
             "responses": {"204": {"description": "Deleted."}, "400": problem("Bad site_id."),
                           **partner_errors("actions:write")}}},
@@ -257,7 +277,8 @@ def embed_paths() -> Schema:
                         "content": {media: {"schema": STRING} for media in ("text/css", "text/javascript", "image/svg+xml")}},
                 "304": {"description": "Not modified (If-None-Match)."}, "404": problem("No such file.")}}},
         "/v1/config": {"get": {"summary": "A site's bar defaults (and the page's counts when shown)", "tags": ["embed"],
-                               "parameters": [SITE_KEY, {**PAGE_URL, "required": False}],
+                               "parameters": [SITE_KEY, param("url", "A page whose counts to add; not one of "
+                                                              "the site's pages only costs the counts.", STRING)],
                                "responses": {"200": ok("The defaults.", ref("SiteConfig")), **key_errors}}},
         "/v1/events": {
             "post": {"summary": "Record a share or click-back beacon", "tags": ["embed"],
@@ -282,22 +303,27 @@ def embed_paths() -> Schema:
                                "parameters": [SITE_KEY, PAGE_URL, param(
                                    "code", "A share code to carry in the link.",
                                    {"type": "string", "pattern": "^[A-Za-z0-9_-]{6,40}$"})],
-                               "responses": {"200": ok("SVG.", STRING, "image/svg+xml"), **key_errors}}},
+                               "responses": {"200": ok("SVG.", STRING, "image/svg+xml"), **key_errors,
+                                             "400": problem("Missing or invalid key or URL, or a URL over 1,024 "
+                                                            "bytes with its code (`url-too-long`)."),
+                                             "429": RATE_LIMITED}}},
         "/v1/activity": {"get": {
             "summary": "The latest actions of a site or page, when it opted in", "tags": ["embed"],
             "parameters": [SITE_KEY, {**PAGE_URL, "required": False},
-                           param("limit", "At most 20.", {"type": "string", "pattern": "^[0-9]+$", "default": "10"})],
+                           param("limit", "At most 20.", whole(20, 10))],
             "responses": {"200": ok("Newest first; names only where the site shows them.", ref("RecentActivity")),
-                          **key_errors, "404": problem("No such site, or it publishes no activity (`activity-off`).")}}},
+                          **key_errors, "404": problem("No such site, or it publishes no activity (`activity-off`)."),
+                          "429": RATE_LIMITED}}},
         "/v1/leaderboard": {"get": {
             "summary": "A site's public leaderboard (排行榜), when it opted in", "tags": ["embed"],
             "parameters": [SITE_KEY, ref("order_by", "parameters"),
                            param("period", "As in the stats API, without custom; default 7d, up to today.",
                                  {"type": "string", "enum": [p for p in query.PERIODS if p != "custom"]}),
-                           param("limit", "Pages, at most 50.", {"type": "string", "pattern": "^[0-9]+$", "default": "10"})],
+                           param("limit", "Pages, at most 50.", whole(50, 10))],
             "responses": {"200": ok("Top pages; cached 5 minutes.", ref("PublicLeaderboard")),
                           "400": problem("A parameter is not acceptable."),
-                          "404": problem("No such site, or it has no public leaderboard (`leaderboard-off`).")}}},
+                          "404": problem("No such site, or it has no public leaderboard (`leaderboard-off`)."),
+                          "429": RATE_LIMITED}}},
     }
 
 
@@ -313,7 +339,7 @@ def paths() -> Schema:
             ("property", "period", "date", "metrics", "filters", "limit", "page", "format")),
         "/api/v1/stats/leaderboard": stats_operation(
             "Top pages by shares, click-backs or lift", "Leaderboard", ("period", "date", "order_by", "filters", "format"),
-            (param("limit", "Pages, at most 100.", {"type": "string", "pattern": "^[0-9]+$", "default": "10"}),)),
+            (param("limit", "Pages, at most 100.", whole(100, 10)),)),
         **feed_paths(),
         "/api/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": ok("OpenAPI 3.1.", {"type": "object"})}}},

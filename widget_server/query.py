@@ -25,6 +25,10 @@ INTERVALS = ("date", "week", "month")
 ORDERS = ("shares", "clickbacks", "lift")
 FORMATS = ("json", "csv")
 MAX_DAYS = 731  # "at most two years", leap day included
+# Days a query may name: wide enough for any real share, narrow enough that every period
+# around them (7d, 12mo, the weeks of a timeseries) stays within Python's and SQL's dates.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(9999, 1, 1)
 MAX_LIMIT = 1000
 MAX_PAGE = 1_000_000
 MAX_CLAUSES = 20
@@ -78,13 +82,16 @@ def parse_site_id(raw: str | None) -> int:
 
 
 def parse_day(raw: str, param: str = "date") -> date:
-    """A ``YYYY-MM-DD`` day; 400 ``invalid-date`` otherwise."""
+    """A ``YYYY-MM-DD`` day from ``FIRST_DAY`` to ``LAST_DAY``; 400 ``invalid-date`` otherwise."""
     try:
-        if DAY.fullmatch(raw):
-            return date.fromisoformat(raw)
+        day = date.fromisoformat(raw) if DAY.fullmatch(raw) else None
     except ValueError:
-        pass
-    raise Problem(400, "invalid-date", f"{raw!r} is not a date (YYYY-MM-DD).", param)
+        day = None
+    if day is None:
+        raise Problem(400, "invalid-date", f"{raw!r} is not a date (YYYY-MM-DD).", param)
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise Problem(400, "invalid-date", f"date must be from {FIRST_DAY} to {LAST_DAY}.", param)
+    return day
 
 
 def months_back(day: date, months: int) -> date:
@@ -102,16 +109,17 @@ def parse_period(period: str | None, raw_date: str | None, today: date) -> DateR
 
     ``day`` is that day; ``7d``/``30d`` the n days ending on it; ``month`` its calendar
     month; ``6mo``/``12mo`` the n calendar months ending with its month; ``custom`` needs
-    ``date=START,END`` (ascending, at most 731 days).
+    ``date=START,END`` (ascending, at most 731 days). An empty ``period`` or ``date`` is
+    refused, not read as the default: a partner who sent one meant something.
     """
-    period = period or "30d"
+    period = "30d" if period is None else period
     if period not in PERIODS:
         raise Problem(400, "unknown-period", f"period must be one of {', '.join(PERIODS)}.", "period")
     if period == "custom":
         return parse_custom(raw_date)
     if raw_date and "," in raw_date:
         raise Problem(400, "invalid-date", "A date range needs period=custom.", "date")
-    ref = parse_day(raw_date) if raw_date else today
+    ref = parse_day(raw_date) if raw_date is not None else today
     return relative_range(period, ref)
 
 
@@ -237,7 +245,7 @@ def parse_format(raw: str | None, wants_csv: bool) -> str:
 
 def common(args: Mapping[str, str], site_id: int, today: date) -> StatsQuery:
     """What every partner stats call takes: period, date, metrics and filters."""
-    period = args.get("period") or "30d"
+    period = args.get("period", "30d")
     return StatsQuery(
         site_id=site_id,
         period=period,
@@ -268,7 +276,7 @@ def breakdown_query(args: Mapping[str, str], site_id: int, today: date) -> Stats
 
 def leaderboard_query(args: Mapping[str, str], site_id: int, today: date, max_limit: int = 100) -> StatsQuery:
     """Top pages: ``order_by`` shares, clickbacks or lift; ``limit`` default 10."""
-    period = args.get("period") or "7d"
+    period = args.get("period", "7d")
     return StatsQuery(
         site_id=site_id,
         period=period,

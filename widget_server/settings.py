@@ -284,6 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAX_BEACON_BYTES", 8192, integer(512, 65536), "a whole number of bytes (512..65536)"),
     Setting("RATE_LIMIT_VISITOR", "60/minute", rate_limit, "one rate such as 60/minute"),
     Setting("RATE_LIMIT_SITE", "6000/minute", rate_limit, "one rate such as 6000/minute"),
+    Setting("RATE_LIMIT_QR", "60/minute", rate_limit, "one rate such as 60/minute"),  # QR codes per client
+    Setting("RATE_LIMIT_PUBLIC", "120/minute", rate_limit, "one rate such as 120/minute"),  # leaderboard, activity
     Setting("TRUSTED_PROXIES", 0, integer(0, 10), "the number of proxies in front (0..10)"),
     Setting("LOG_FORMAT", "auto", choice("auto", "json", "text"), "auto, json or text"),
     Setting("METRICS_NETWORKS", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", networks,

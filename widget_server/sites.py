@@ -5,7 +5,7 @@ import re
 import secrets
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy import select
 
 from . import db, platforms, signing
@@ -138,11 +138,10 @@ def sites_by_id() -> list[Site]:
 
 
 def public_url() -> str:
-    """This server's public origin: the setting, else the request's own host."""
+    """This server's public origin from ``WIDGET_PUBLIC_URL``; '' when unset, so links built
+    on it stay relative to this server. Never the request's ``Host``: a client chooses that."""
     configured: str | None = current_app.config["PUBLIC_URL"]
-    if configured:
-        return configured
-    return request.host_url.rstrip("/") if has_request_context() else "http://127.0.0.1:5000"
+    return configured or ""
 
 
 PLACEHOLDER_URL = "https://YOUR-SERVER"  # printed instead of guessing when WIDGET_PUBLIC_URL is unset

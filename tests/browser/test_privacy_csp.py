@@ -97,3 +97,30 @@ def test_no_cookie_and_nothing_stored(live: Live, tab: Tab) -> None:
     assert tab.cookies_set == []
     assert tab.context.storage_state()["origins"] == []  # no localStorage on any origin
     assert page.evaluate("[localStorage.length, sessionStorage.length]") == [0, 0]
+
+
+def test_the_demo_page_runs_under_the_servers_own_strict_csp(tmp_path: Any, tab: Tab) -> None:
+    """The server's own HTML carries ``edges.HTML_POLICY``; the demo page, its bars, its
+    like-and-share buttons and its activity list work under it without a violation."""
+    from conftest import make_app  # the suite's conftest, as tests/browser/conftest.py uses it
+    from widget_server import edges
+
+    from .conftest import serve
+
+    app = make_app(f"sqlite:///{tmp_path}/demo.db", tmp_path, DEMO=True)
+    server, port = serve(app)
+    try:
+        tab.page.add_init_script(VIOLATIONS)
+        answer = tab.page.goto(f"http://127.0.0.1:{port}/demo")
+        assert answer.headers["content-security-policy"] == edges.HTML_POLICY
+        poll(tab.page, "() => document.querySelectorAll('[data-sharebar] > .sb:not([hidden])').length >= 4")
+        assert tab.page.evaluate("getComputedStyle(document.body).maxWidth") != "none"  # demo.css applied
+        tab.page.locator("[data-sharebar-action=like]").click()
+        tab.page.get_by_role("dialog").wait_for()
+        tab.page.keyboard.press("Escape")
+        tab.page.wait_for_load_state("networkidle")
+        assert tab.page.evaluate("window.__violations") == []
+        assert tab.errors == []
+    finally:
+        server.shutdown()
+        app.extensions["widget_engine"].dispose()

@@ -4,11 +4,15 @@ from alembic import context
 from widget_server.models import Base
 
 engine = context.config.attributes["engine"]
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+with engine.connect() as connection:
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration recreates a table; with foreign keys on, dropping a parent table
+        # (sites) would cascade-delete its children. Outside a transaction, or it is ignored.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=sqlite)
     with context.begin_transaction():
         context.run_migrations()
+    connection.commit()
+    if sqlite:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
