@@ -142,19 +142,19 @@ def test_sites_show_reprints_key_domains_settings_and_snippet_but_not_the_secret
     runner.invoke(args=["sites", "set", "1", "theme=dark"])
     row = table_rows(app, "sites")[0]
     with app.app_context():
-        key = signing.site_key(row.id)
+        key, secret = signing.site_key(row.id), vault.open_secret(row.secret)  # stored sealed, shown plain
     result = runner.invoke(args=["sites", "show", "1"])
     assert result.exit_code == 0, result.output
     assert f"site key: {key}" in result.stdout
     assert "domains:  blog.example.com" in result.stdout
     assert 'theme = "dark"' in result.stdout
     assert f'<script async src="https://share.test/static/sharebar.js" data-site="{key}"></script>' in result.stdout
-    assert row.secret not in result.output
+    assert secret not in result.output
     info = json.loads(runner.invoke(args=["sites", "show", "1", "--json"]).stdout)
     assert (info["id"], info["key"], info["domains"], info["settings"]["theme"]) == (1, key, ["blog.example.com"], "dark")
     assert "secret" not in info and key in info["snippet"]
-    assert json.loads(runner.invoke(args=["sites", "show", "1", "--json", "--secret"]).stdout)["secret"] == row.secret
-    assert f"secret:   {row.secret}" in runner.invoke(args=["sites", "show", "1", "--secret"]).stdout
+    assert json.loads(runner.invoke(args=["sites", "show", "1", "--json", "--secret"]).stdout)["secret"] == secret
+    assert f"secret:   {secret}" in runner.invoke(args=["sites", "show", "1", "--secret"]).stdout
 
 
 def test_sites_show_of_an_unknown_site_is_one_line(app: Flask, runner: FlaskCliRunner) -> None:
