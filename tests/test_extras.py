@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SECRET_KEYS
 from widget_server import create_app, extras
 
 
@@ -24,7 +25,7 @@ def test_a_missing_driver_stops_the_app_with_the_install_command(monkeypatch: py
                                                                  tmp_path: Path) -> None:
     monkeypatch.setattr(extras, "installed", lambda module: module != "redis")
     with pytest.raises(extras.MissingExtra) as caught:
-        create_app({"TESTING": True, "SECRET_KEYS": "k", "INSTANCE_PATH": str(tmp_path),
+        create_app({"TESTING": True, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path),
                     "DATABASE_URL": f"sqlite:///{tmp_path}/w.db", "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert caught.value.format_message() == (
         "WIDGET_REDIS_URL names a Redis server, but redis is not installed: "
@@ -32,6 +33,6 @@ def test_a_missing_driver_stops_the_app_with_the_install_command(monkeypatch: py
 
 
 def test_installed_drivers_pass(tmp_path: Path) -> None:
-    app = create_app({"TESTING": True, "SECRET_KEYS": "k", "INSTANCE_PATH": str(tmp_path),
+    app = create_app({"TESTING": True, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path),
                       "DATABASE_URL": "postgresql://u@127.0.0.1:1/x", "REDIS_URL": "redis://127.0.0.1:1/0"})
     assert app.config["REDIS_URL"] == "redis://127.0.0.1:1/0"

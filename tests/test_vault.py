@@ -14,6 +14,9 @@ from conftest import BeaconSender, make_app, register, table_rows
 from test_actors import plain_token
 from widget_server import db, signing, vault
 
+OLD_KEY = "old-9fK2mQ7xR4tW8zB1nV5cL3hJ6pD0sG"
+NEW_KEY = "new-3Tb8Yq1Lw6Ne2Hs9Kd4Xc7Vm0Rp5Zf"
+
 
 def actor_beacon(app: Flask, site_key_owner: Any, secret: str) -> int:
     """Send an action signed with ``secret`` to ``app``; return the status."""
@@ -36,13 +39,13 @@ def test_a_dump_of_the_database_holds_no_secret(app: Flask, database_url: str) -
 
 
 def test_actor_tokens_verify_across_a_key_rotation(database_url: str, tmp_path: Path) -> None:
-    old = make_app(database_url, tmp_path, SECRET_KEYS="old-key")
+    old = make_app(database_url, tmp_path, SECRET_KEYS=OLD_KEY)
     site = register(old)
     assert actor_beacon(old, site, site.secret) == 204
     sealed_by_old = table_rows(old, "sites")[0].secret
     old.extensions["widget_engine"].dispose()
 
-    rotated = make_app(database_url, tmp_path, SECRET_KEYS="new-key,old-key")  # make_app runs db upgrade
+    rotated = make_app(database_url, tmp_path, SECRET_KEYS=f"{NEW_KEY},{OLD_KEY}")  # make_app runs db upgrade
     assert actor_beacon(rotated, site, site.secret) == 204
     resealed = table_rows(rotated, "sites")[0].secret
     assert resealed != sealed_by_old
@@ -51,7 +54,7 @@ def test_actor_tokens_verify_across_a_key_rotation(database_url: str, tmp_path: 
         vault.open_secret(resealed, ["old-key"])
     rotated.extensions["widget_engine"].dispose()
 
-    dropped = make_app(database_url, tmp_path, SECRET_KEYS="new-key")
+    dropped = make_app(database_url, tmp_path, SECRET_KEYS=NEW_KEY)
     assert table_rows(dropped, "sites")[0].secret == resealed  # already under the first key: left alone
     with dropped.app_context():
         site.key = signing.site_key(site.id)  # the old key signed the site key too: a new snippet
@@ -61,11 +64,11 @@ def test_actor_tokens_verify_across_a_key_rotation(database_url: str, tmp_path: 
 
 
 def test_dropping_a_key_before_resealing_is_said_plainly(database_url: str, tmp_path: Path) -> None:
-    old = make_app(database_url, tmp_path, SECRET_KEYS="old-key")
+    old = make_app(database_url, tmp_path, SECRET_KEYS=OLD_KEY)
     register(old)
     old.extensions["widget_engine"].dispose()
     with pytest.raises(vault.SealedWithUnknownKey, match="put that key back"):
-        make_app(database_url, tmp_path, SECRET_KEYS="new-key")
+        make_app(database_url, tmp_path, SECRET_KEYS=NEW_KEY)
 
 
 def test_migration_0005_seals_plain_secrets_and_its_downgrade_opens_them(app: Flask) -> None:

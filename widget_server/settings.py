@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import limits
 from flask import Config, Flask
-from gunicorn.errors import AppImportError  # type: ignore[import-untyped]
+from gunicorn.errors import AppImportError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
