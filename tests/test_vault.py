@@ -49,9 +49,9 @@ def test_actor_tokens_verify_across_a_key_rotation(database_url: str, tmp_path: 
     assert actor_beacon(rotated, site, site.secret) == 204
     resealed = table_rows(rotated, "sites")[0].secret
     assert resealed != sealed_by_old
-    assert vault.open_secret(resealed, ["new-key"]) == site.secret
+    assert vault.open_secret(resealed, [NEW_KEY]) == site.secret
     with pytest.raises(vault.SealedWithUnknownKey):
-        vault.open_secret(resealed, ["old-key"])
+        vault.open_secret(resealed, [OLD_KEY])
     rotated.extensions["widget_engine"].dispose()
 
     dropped = make_app(database_url, tmp_path, SECRET_KEYS=NEW_KEY)
