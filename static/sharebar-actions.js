@@ -58,10 +58,10 @@
     /* Actions: the beacon at once, then the offer to share. */
 
     function act(verb, d, el) {
-      if (!SITE || typeof verb != 'string' || !verb) return;
+      if (!SITE || typeof verb !== 'string' || !verb) return;
       const o = opts(d), back = el || document.activeElement;
       send({ type: 'action', url: o.url, verb, title: o.title, actor: d.actor || undefined });
-      if (String(d.share) == 'false') return;  // share: false, or data-share="false"
+      if (String(d.share) === 'false') return;  // share: false, or data-share="false"
       ready.then(s => offer(verb, d, s, o, el, back)).catch(() => {});
     }
 
@@ -87,7 +87,7 @@
       render(host);
       x.addEventListener('click', () => close(true));
       box.addEventListener('keydown', e => {
-        if (e.key == 'Escape') close(true);
+        if (e.key === 'Escape') close(true);
       });
       if (el && el.isConnected) el.after(box);
       else document.body.append(box);
@@ -128,7 +128,7 @@
       const [before, after = ''] = phrase(String(item.verb), s, L).split('{title}');
       const url = String(item.url || ''), title = String(item.title || url);
       return h('li', {},
-        (L == 2 ? who + ' ' : who) + before,
+        (L === 2 ? who + ' ' : who) + before,
         /^https?:\/\//i.test(url) ? h('a', { href: url }, title) : title,
         after, ' ', when(item.published, L));
     }
@@ -143,7 +143,7 @@
           ago < 86400 ? rel.format(-Math.floor(ago / 3600), 'hour') :
             ago < 7 * 86400 ? rel.format(-Math.floor(ago / 86400), 'day') :
               t.toLocaleDateString(lang, { month: 'short', day: 'numeric',
-                year: t.getFullYear() == new Date().getFullYear() ? undefined : 'numeric' });
+                year: t.getFullYear() === new Date().getFullYear() ? undefined : 'numeric' });
       return h('time', { datetime: t.toISOString(), title: t.toLocaleString(lang) }, text);
     }
 
@@ -158,7 +158,7 @@
       click: el => act(el.dataset.sharebarAction, el.dataset, el),
       action(verb, o) {
         try {
-          act(verb, o && typeof o == 'object' ? o : {}, null);
+          act(verb, o && typeof o === 'object' ? o : {}, null);
         } catch (e) {
           // Sharebar.action never throws into the page.
         }

@@ -33,8 +33,8 @@
       const form = h('form', { class: 'sb-box', method: 'dialog' }, h('h2', { id }, title), ...content,
         h('div', { class: 'sb-acts' }, ...go ? [go] : [], h('button', { formnovalidate: true }, T.close[L])));
       const dlg = h('dialog', { class: 'sb-dlg sb-' + ctx.theme, lang: LANGS[L], 'aria-labelledby': id }, form);
-      form.addEventListener('submit', e => e.submitter == go && onSubmit(e));
-      dlg.addEventListener('click', e => e.target == dlg && dlg.close());
+      form.addEventListener('submit', e => e.submitter === go && onSubmit(e));
+      dlg.addEventListener('click', e => e.target === dlg && dlg.close());
       dlg.addEventListener('close', () => {
         dlg.remove();
         if (back && back.focus) back.focus();
