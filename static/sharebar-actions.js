@@ -15,7 +15,8 @@
   if (!sharebar || !sharebar._actions) return;
 
   // verb -> [zh-CN, zh-TW, en] phrases around "{title}" ("赞了《{title}》"), from verbs.py.
-  const VERBS = /*@verbs@*/null || {};
+  const BUILT = /*@verbs@*/null;  // null only when served as written, unbuilt
+  const VERBS = BUILT || {};
   // What verbs.GENERIC says for a verb nobody worded.
   const GENERIC = ['{verb}了《{title}》', '{verb}了《{title}》', '{verb} “{title}”'];
   // In the order of sharebar.js's LANGS: zh-CN, zh-TW, en.
@@ -159,7 +160,7 @@
       action(verb, o) {
         try {
           act(verb, o && typeof o === 'object' ? o : {}, null);
-        } catch (e) {
+        } catch {
           // Sharebar.action never throws into the page.
         }
       },

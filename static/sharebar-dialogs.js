@@ -61,7 +61,7 @@
       try {
         const u = new URL('https://' + v.trim().replace(/^https?:\/\//i, '').split(/[/?#]/)[0].split('@').pop());
         return u.hostname.includes('.') && u.host;
-      } catch (e) {
+      } catch {
         return '';
       }
     }
@@ -71,7 +71,7 @@
     function fediverse(id, o, so, code, ctx, track) {
       const L = ctx.L;
       let saved = '';
-      try { saved = localStorage.getItem(KEY) || ''; } catch (e) { /* storage blocked */ }
+      try { saved = localStorage.getItem(KEY) || ''; } catch { /* storage blocked */ }
       const input = h('input', {
         type: 'text', value: saved, placeholder: 'mastodon.social', inputmode: 'url',
         autocapitalize: 'none', spellcheck: 'false', autofocus: true,
@@ -88,7 +88,7 @@
           input.setCustomValidity(T.badServer[L]);
           return input.reportValidity();
         }
-        try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch (e2) { /* ok */ }
+        try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch { /* ok */ }
         track();
         const u = 'https://' + host + shareUrl(id, so);
         if (!popup(u, SERVICES[id].w)) ctx.status(BAR.blocked[L], u, label(id, L));

@@ -8,5 +8,6 @@
   'use strict';
 
   const sharebar = window.Sharebar;
-  if (sharebar && sharebar._services) sharebar._services(() => /*@services@*/null || {});
+  const BUILT = /*@services@*/null;  // null only when served as written, unbuilt
+  if (sharebar && sharebar._services) sharebar._services(() => BUILT || {});
 })();

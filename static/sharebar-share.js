@@ -102,14 +102,14 @@
       try {
         await navigator.clipboard.writeText(text);
         return true;
-      } catch (e) {
+      } catch {
         // No Clipboard API (e.g. a page on plain http): copy a selected, unseen textarea.
         const ta = h('textarea', { class: 'sb-vh', readonly: true }), back = document.activeElement;
         ta.value = text;
         document.body.append(ta);
         ta.select();
         let ok = false;
-        try { ok = document.execCommand('copy'); } catch (e2) { /* not copied: said below */ }
+        try { ok = document.execCommand('copy'); } catch { /* not copied: said below */ }
         ta.remove();
         if (back) back.focus();
         return ok;
@@ -175,7 +175,7 @@
       changing = true;
       try {
         history.replaceState(state, '', withCode(location.href, c));
-      } catch (e) {
+      } catch {
         // throttled by the browser, or an address it refuses: the address stays as it was
       } finally {
         changing = false;

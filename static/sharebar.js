@@ -94,7 +94,8 @@
   //   defaults: the services drawn when neither the bar nor the site name them
   //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
   //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
-  const CONFIG = /*@config@*/null || { defaults: [], tracking: '^_sb$', param: '_sb' };
+  const BUILT = /*@config@*/null;  // null only when served as written, unbuilt
+  const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
@@ -145,7 +146,7 @@
   }
 
   function absolute(u) {
-    try { return u && new URL(u, location.href).href; } catch (e) { return u; }
+    try { return u && new URL(u, location.href).href; } catch { return u; }
   }
 
   /* What is shared. Read at click time, so that a single-page app shares the page it shows. */
