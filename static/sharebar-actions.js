@@ -66,9 +66,10 @@
       ready.then(s => offer(verb, d, s, o, el, back)).catch(() => {});
     }
 
-    // A non-modal prompt next to the element (at the bottom of the window for a scripted
-    // action): the sentence and a small bar whose shares carry the verb. The bar shows the
-    // element's data-services, else the page's first bar's, else the site's.
+    // A non-modal prompt over the page, anchored below the element (at the bottom of the
+    // window for a scripted action), so that none of the page's own elements move: the
+    // sentence and a small bar whose shares carry the verb. The bar shows the element's
+    // data-services, else the page's first bar's, else the site's.
     function offer(verb, d, s, o, el, back) {
       close();
       const L = lang(d, s), id = 'sb-a' + ++uid, said = sentence(verb, s, L, o.title);
@@ -90,11 +91,21 @@
       box.addEventListener('keydown', e => {
         if (e.key === 'Escape') close(true);
       });
-      if (el && el.isConnected) el.after(box);
-      else document.body.append(box);
-      shown = { box, host, back };
+      document.body.append(box);
+      shown = { box, host, back, el: el && el.isConnected ? el : null };
+      place();
       (box.querySelector('[data-service]') || x).focus();
     }
+
+    // Below the element, inside the window sideways; through CSSOM, which a strict CSP allows.
+    function place() {
+      if (!shown || !shown.el) return;
+      const r = shown.el.getBoundingClientRect(), box = shown.box;
+      const left = Math.max(8, Math.min(r.left, innerWidth - box.offsetWidth - 8));
+      box.style.setProperty('left', left + scrollX + 'px');
+      box.style.setProperty('top', r.bottom + scrollY + 6 + 'px');
+    }
+    addEventListener('resize', place);
 
     function close(refocus) {
       if (!shown) return;
@@ -106,14 +117,15 @@
     }
 
     /* Recent activity: <div data-sharebar-activity [data-url] [data-limit]>. No data-url: the
-       whole site; an empty one: this page. A site that has not opted in answers 404: the
-       element then stays as the page made it. */
+       whole site; an empty one: this page. On a site that has not opted in (its config says
+       so) nothing is asked for: the element stays as the page made it, and the console
+       shows no failed request. */
 
     function list(host) {
       listed.add(host);
       const d = host.dataset, limit = /^\d+$/.test(d.limit) ? '&limit=' + d.limit : '';
       const url = d.url == null ? '' : '&url=' + enc(opts(d).url);
-      Promise.all([ready, get(`activity?site=${enc(SITE)}${url}${limit}`)]).then(([s, answer]) => {
+      ready.then(s => s.activity ? Promise.all([s, get(`activity?site=${enc(SITE)}${url}${limit}`)]) : []).then(([s, answer]) => {
         const items = answer && Array.isArray(answer.items) ? answer.items : [];
         if (!items.length) return;
         const L = lang(d, s);

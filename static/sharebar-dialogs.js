@@ -3,7 +3,7 @@
  * sharebar.js loads this file on the first click that needs a dialog and passes in what it
  * shares with it (the element maker, labels, share URLs, popups); the file hands back its
  * two functions through Sharebar._dialogs. Like the bar, it writes no style attribute and
- * sets text only as text; the look is in sharebar.css (.sb-dlg).
+ * sets text only as text; the look is in sharebar-dialogs.css, loaded with it.
  */
 (() => {
   'use strict';
@@ -25,6 +25,12 @@
 
   sharebar._dialogs(({ h, label, shareUrl, popup, SERVICES, BASE, SITE, LANGS, T: BAR }) => {
     let uid = 0;
+    // Its stylesheet; a dialog opens once it is in (or failed: unstyled, it still works).
+    const css = new Promise(ok => {
+      const link = h('link', { rel: 'stylesheet', href: BASE + 'static/sharebar-dialogs.css' });
+      link.onload = link.onerror = ok;
+      document.head.append(link);
+    });
 
     // A modal <dialog> around a method=dialog form. Esc, the close button and a click on the
     // backdrop close it; focus returns to where it was. onSubmit runs for the `go` button only.
@@ -39,8 +45,10 @@
         dlg.remove();
         if (back && back.focus) back.focus();
       });
-      document.body.append(dlg);
-      dlg.showModal();
+      css.then(() => {
+        document.body.append(dlg);
+        dlg.showModal();
+      });
     }
 
     // The page's QR code; the server puts the share code in its link (urls.with_share_code).

@@ -60,10 +60,9 @@
       if (k === 'native') return navigator.share({ url: so.url, title: o.title, text: o.summary }).then(track, () => {});
       track();
       if (k === 'popup' || k === 'link') {
-        // Mail and SMS links, and modified clicks: the browser does what links do (unless the
-        // click came before this file, and was held back).
+        // Mail and SMS links, and modified clicks: the browser does what links do.
         if (k === 'link' || e && (e.ctrlKey || e.metaKey || e.shiftKey)) {
-          if (!e || e.defaultPrevented) location.href = u;
+          if (!e) location.href = u;
           return;
         }
         if (popup(u, s.w)) return e && e.preventDefault();

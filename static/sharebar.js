@@ -118,6 +118,7 @@
   let site = null;         // the site's bar defaults, from /v1/config
   let configured = false;  // /v1/config answered or failed
   let everything = null;   // promise of the whole registry (sharebar-services.js)
+  let haveEverything = false;  // ... loaded (or failed: then what is known is all there is)
   let warned = false;
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
@@ -262,7 +263,7 @@
   function loadEverything() {
     everything = everything || load('services').then(all => {
       for (const id in all) SERVICES[id] = all[id];
-    }, () => warn('the service list did not load'));
+    }, () => warn('the service list did not load')).then(() => { haveEverything = true; });
     return everything;
   }
 
@@ -274,7 +275,7 @@
     if (!configured) return;
     const st = settings(host), L = st.L;
     const missing = st.wanted.filter(id => nameOf(id, L) === undefined);
-    if (missing.length && !everything) {
+    if (missing.length && !haveEverything) {
       loadEverything().then(() => bars.get(host) && !bars.get(host).bar && render(host));
       return;
     }
@@ -294,8 +295,11 @@
       // Links made fresh on touch and focus too, for middle-click and "copy link address".
       if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
       if (e.type !== 'click') return clicks();
-      // Ready on pointerdown or focus nearly always; else the click waits for it.
-      if (!share.ready && !(e.ctrlKey || e.metaKey || e.shiftKey)) e.preventDefault();
+      // Ready on pointerdown or focus nearly always; else the click waits for it (a mail or
+      // SMS link is followed by the browser all the same).
+      if (!share.ready && SERVICES[b.dataset.service].k !== 'link' && !(e.ctrlKey || e.metaKey || e.shiftKey)) {
+        e.preventDefault();
+      }
       share(b.dataset.service, host.dataset, { ...ctx, e, b });
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
@@ -408,8 +412,13 @@
     return load('share').then(m => (share.ready = true, m));
   }
 
+  // A service no bar on the page shows (Sharebar.share) needs the whole registry first.
+  function known(id) {
+    return SERVICES[id] ? Promise.resolve() : loadEverything();
+  }
+
   function share(id, d, ctx) {
-    return clicks().then(m => m.share(id, d, ctx), () => {});
+    return known(id).then(clicks).then(m => m.share(id, d, ctx), () => {});
   }
 
   function send(event) {
@@ -428,7 +437,8 @@
     return api[method](...args);
   }
   api.render = host => host ? (bars.delete(host), render(host)) : scan();
-  api.shareUrl = (id, o) => shareUrl(id, opts(o || {}));
+  // A promise of the URL: the service may have to be loaded first.
+  api.shareUrl = (id, o) => known(id).then(() => shareUrl(id, opts(o || {})));
   api.share = (id, o = {}) => share(id, o, {
     L: lang(o.lang || site && site.lang || document.documentElement.lang),
     theme: site && site.theme || 'auto',

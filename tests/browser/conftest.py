@@ -26,9 +26,10 @@ import pytest
 from flask import Flask, Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from conftest import Registered, make_app, register, table_rows
-from widget_server import db
-from widget_server.models import Site
+from sqlalchemy import text
+
+from conftest import Registered, make_app, register
+from widget_server import db, sites
 
 CHROMIUM = os.environ.get("WIDGET_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,18 +103,18 @@ class Live:
         return self.host.add(path, self.page_html(bars, **html), headers)
 
     def set_site_settings(self, **settings: Any) -> None:
-        """Change the site's bar defaults, as the dashboard would."""
+        """Change the site's settings the one validated way (``sites.update_settings``, as the
+        CLI and the dashboard do): a bad name or value fails the test here."""
         with self.app.app_context():
-            row = db.session().get(Site, self.site.id)
-            assert row is not None
-            row.settings = {**(row.settings or {}), **settings}
-            db.session().commit()
+            sites.update_settings(self.site.id, settings)
 
     def shares(self) -> list[tuple[str, str]]:
         """(service, page URL) of every stored share event, sorted: beacons sent one after
-        another may arrive in any order."""
-        urls = {row.id: row.url for row in table_rows(self.app, "pages")}
-        return sorted((row.service, urls[row.page_id]) for row in table_rows(self.app, "events") if row.type == "share")
+        another may arrive in any order. One query, so that a beacon stored meanwhile is
+        either wholly in the answer or wholly out of it."""
+        query = text("SELECT e.service, p.url FROM events e JOIN pages p ON p.id = e.page_id WHERE e.type = 'share'")
+        with self.app.app_context(), db.engine().connect() as conn:
+            return sorted((row.service, row.url) for row in conn.execute(query))
 
     def wait_for_shares(self, count: int, timeout: float = 15.0, settle: float = 0.15) -> list[tuple[str, str]]:
         """The share events once there are ``count``; a little longer to catch any extra."""
@@ -172,6 +173,30 @@ def wait_for(probe: Callable[[], Any], timeout: float = 5.0, what: str = "a cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def pumped(page: Any, probe: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+    """``wait_for`` that lets Playwright run meanwhile: a routed request (the tab's stand-ins,
+    a test's own route on the beacon URL) is served only while the test is inside a
+    Playwright call."""
+    def probe_and_pump() -> Any:
+        value = probe()
+        if not value:
+            page.wait_for_timeout(50)
+        return value
+    return wait_for(probe_and_pump, timeout, what)
+
+
+# Records CSP violations, for pages served with strict_csp().
+VIOLATIONS = """window.__violations = [];
+document.addEventListener('securitypolicyviolation', e =>
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"""
+
+
+def strict_csp(server: str) -> dict[str, str]:
+    """Headers of a page that allows nothing but the widget server, and no inline anything."""
+    return {"Content-Security-Policy": f"default-src 'none'; script-src {server}; style-src {server}; "
+                                       f"img-src {server}; connect-src {server}"}
 
 
 def poll(page: Any, expression: str, arg: Any = None, timeout: float = 5.0) -> Any:
