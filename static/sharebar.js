@@ -237,6 +237,7 @@
 
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
+    if (!s.i && !s.g) warn(`no icon for ${id}: drawn as a monogram`);
     const b = h(isLink ? 'a' : 'button', {
       class: 'sb-btn', 'data-service': id, title: name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
@@ -245,7 +246,7 @@
       'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
     h('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true' },
-      s.i ? h('path', { d: s.i }) : glyph(s.g || name[0])),
+      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);

@@ -70,3 +70,12 @@ def test_serialise_round_trips() -> None:
 def test_a_mark_the_set_lacks_is_an_error() -> None:
     with pytest.raises(marks.MissingMark):
         marks.mark_path("no-such-brand-anywhere")
+
+
+def test_a_mark_missing_from_the_installed_set_falls_back_to_a_monogram(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    gone = [s if s.id != "reddit" else Service(**{**s.__dict__, "mark": "no-such-brand-anywhere"}) for s in SERVICES]
+    monkeypatch.setattr(platforms, "SERVICES", tuple(gone))
+    entry = registry(2, ["reddit"])["reddit"]
+    assert entry["g"] == "R" and "i" not in entry
+    assert "no-such-brand-anywhere" in caplog.text

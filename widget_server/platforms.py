@@ -29,8 +29,10 @@ deliberately absent.
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Literal
 
@@ -186,9 +188,9 @@ def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[
     are left out). Each entry has ``k`` (kind), ``n`` (names, or with ``lang`` 0, 1 or 2 only
     that language's name), ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on
     the dark surface), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
-    else a generic symbol), ``g`` (glyph) and ``w`` (popup size).
-
-    :raise marks.MissingMark: when the installed simple-icons set lacks a service's mark.
+    else a generic symbol), ``g`` (glyph) and ``w`` (popup size). Should the installed set lack
+    a service's mark, the service gets the first letter of its English name as a monogram,
+    and the log one warning.
     """
     wanted = None if ids is None else set(ids)
     return {service.id: _entry(service, lang) for service in SERVICES if wanted is None or service.id in wanted}
@@ -202,14 +204,25 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
     entry["n"] = list(service.names) if lang is None else service.names[lang]
     entry["c"] = accessible(service.colour, LIGHT_SURFACE, MIN_CONTRAST)
     entry["d"] = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
-    icon = marks.mark_path(service.mark) if service.mark is not None else service.icon
+    icon, glyph = service.icon, service.glyph
+    if service.mark is not None:
+        try:
+            icon = marks.mark_path(service.mark)
+        except marks.MissingMark:
+            _warn_once(f"simple-icons has no mark {service.mark!r} for {service.id}: drawn as a monogram")
+            glyph = service.names[2][0]
     if icon is not None:
         entry["i"] = icon
-    if service.glyph is not None:
-        entry["g"] = service.glyph
+    if glyph is not None:
+        entry["g"] = glyph
     if service.popup is not None:
         entry["w"] = list(service.popup)
     return entry
+
+
+@lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
 
 
 def contrast_ratio(a: str, b: str) -> float:

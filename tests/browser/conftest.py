@@ -228,6 +228,7 @@ class Tab:
     page: Any
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # console.warn, e.g. the widget's one warning
     opened: list[Any] = field(default_factory=list)  # pages opened by the page (popups, tabs)
     cookies_set: list[str] = field(default_factory=list)  # Set-Cookie headers of any response
 
@@ -270,7 +271,8 @@ def new_tab(browser: Any, **options: Any) -> Tab:
     context.on("request", lambda request: tab.requests.append(request.url))
     context.on("response", response)
     context.on("page", lambda opened: tab.opened.append(opened))
-    page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else
+            tab.warnings.append(message.text) if message.type == "warning" else None)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
     return tab
 
