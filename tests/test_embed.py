@@ -200,3 +200,13 @@ def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
     assert response.mimetype == "text/javascript"
     source = (static_dir() / "sharebar-dialogs.js").read_bytes()
     assert 0 < len(response.data) < len(source)
+
+
+def test_config_is_gzipped_for_browsers_that_take_it(client: FlaskClient, site: Registered) -> None:
+    query = {"site": site.key, "url": "https://example.com/a", "lang": "zh-CN"}
+    plain = client.get("/v1/config", query_string=query)
+    zipped = client.get("/v1/config", query_string=query, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+    assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
+    assert len(zipped.data) < 2500  # the default bar's services, one language, brand marks

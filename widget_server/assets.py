@@ -136,6 +136,25 @@ def build(name: str) -> Asset:
     return asset
 
 
+COMPRESSIBLE = ("application/json", "application/problem+json")
+MIN_COMPRESS = 256  # below this, gzip's own header and footer eat the gain
+
+
+def compress(response: Response) -> Response:
+    """``response`` gzipped when the browser takes gzip and it is JSON worth compressing (the
+    config with the site's services is a third of what a page fetches before a click)."""
+    if (response.mimetype not in COMPRESSIBLE or response.direct_passthrough or response.status_code != 200
+            or "Content-Encoding" in response.headers or request.accept_encodings.quality("gzip") <= 0):
+        return response
+    body = response.get_data()
+    if len(body) < MIN_COMPRESS:
+        return response
+    response.set_data(gzip.compress(body, 6, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
 def send(asset: Asset) -> Response:
     """Answer with the asset: 304 when the browser has it, gzip when it takes it."""
     headers = {

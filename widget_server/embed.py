@@ -37,7 +37,7 @@ def open_cors(response: Response) -> Response:
     response.headers.setdefault("Timing-Allow-Origin", "*")
     # The widget waits as long as a 429 or 503 asks before it retries a beacon.
     response.headers.setdefault("Access-Control-Expose-Headers", "Retry-After")
-    return response
+    return assets.compress(response)
 
 
 @bp.get("/static/sharebar.js")
