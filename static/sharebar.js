@@ -173,11 +173,11 @@
     return fillTemplate(SERVICES[id] && SERVICES[id].u, o);
   }
 
-  /* Names. A language the bar does not speak falls back to the site's, then the page's. */
+  /* Names. A language the bar does not speak falls back to the site's, then the page's, then
+     English; only a bar's own data-lang is worth a warning (a page in French is no error). */
 
   function lang(wanted) {
     const L = langIndex(wanted);
-    if (wanted && L < 0) warn(`no language "${wanted}"`);
     return L < 0 ? 2 : L;
   }
 

@@ -135,6 +135,13 @@ def test_an_unknown_language_falls_back_to_the_pages(live: Live, tab: Tab) -> No
     assert tab.errors == []
 
 
+def test_a_page_in_another_language_gets_english_without_a_warning(live: Live, tab: Tab) -> None:
+    url = live.add_page("/french", '<div data-sharebar data-services="weibo,copy"></div>', lang="fr")
+    assert drawn(tab, url) == ["weibo", "copy"]
+    assert tab.control("copy").get_attribute("title") == "Copy link"
+    assert tab.warnings == [] and tab.errors == []
+
+
 def rewrite_config(tab: Tab, live: Live, change: Callable[[dict[str, Any]], None]) -> None:
     def handle(route: Any) -> None:
         answer = route.fetch()
