@@ -159,6 +159,7 @@ def browser() -> Iterator[Any]:
 # A desktop Chrome user agent: HeadlessChrome is (rightly) treated as a bot by the server.
 DESKTOP_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/156.0.0.0 Safari/537.36")
+THIRD_PARTY = re.compile(r"^(?!http://(?:127\.0\.0\.1|localhost)[:/])")  # every URL but ours
 THIRD_PARTY_PAGE = "<!doctype html><title>third party</title><p>platform stand-in</p>"
 SHOWN = "[data-sharebar] > .sb:not([hidden])"  # a drawn bar, once its stylesheet is in
 
@@ -265,9 +266,12 @@ def new_tab(browser: Any, **options: Any) -> Tab:
             tab.cookies_set.append(f"{answer.url}: {cookie}")
 
     # No request may leave the machine: the platforms' pages are stood in for. Local requests
-    # are not routed at all, so a beacon never waits for the test thread to serve its route
-    # (a test sleeping while it polls the database would otherwise hold it back).
-    context.route(lambda url: not url.startswith(("http://127.0.0.1:", "http://localhost:")), stand_in)
+    # are not routed at all, so a beacon never waits for the test thread to serve its route (a
+    # test sleeping while it polls the database would otherwise hold it back). A pattern, not
+    # a Python predicate: Playwright matches a pattern in the browser's driver, but must pause
+    # every request until this thread has run a predicate, which it does only while inside a
+    # Playwright call.
+    context.route(THIRD_PARTY, stand_in)
     context.on("request", lambda request: tab.requests.append(request.url))
     context.on("response", response)
     context.on("page", lambda opened: tab.opened.append(opened))

@@ -5,6 +5,7 @@ drawn with fallbacks, one console warning and no error in the host page."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -142,6 +143,11 @@ def test_a_page_in_another_language_gets_english_without_a_warning(live: Live, t
     assert tab.warnings == [] and tab.errors == []
 
 
+def config_url(live: Live) -> re.Pattern[str]:
+    """/v1/config with any query: a pattern, so that no other request waits on this thread."""
+    return re.compile("^" + re.escape(f"{live.server}/v1/config") + r"(\?|$)")
+
+
 def rewrite_config(tab: Tab, live: Live, change: Callable[[dict[str, Any]], None]) -> None:
     def handle(route: Any) -> None:
         answer = route.fetch()
@@ -149,7 +155,7 @@ def rewrite_config(tab: Tab, live: Live, change: Callable[[dict[str, Any]], None
         change(body)
         headers = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-encoding", "content-length")}
         route.fulfill(status=answer.status, body=json.dumps(body), headers=headers)
-    tab.page.route(lambda url: url.startswith(f"{live.server}/v1/config"), handle)
+    tab.page.route(config_url(live), handle)
 
 
 def test_an_icon_missing_from_the_set_is_drawn_as_a_monogram(live: Live, tab: Tab) -> None:
@@ -170,7 +176,7 @@ def test_a_config_that_fails_to_load_still_gives_the_default_bar(live: Live, tab
             route.fulfill(status=200, headers=CORS, content_type="application/json", body="<html>")
         else:
             route.fulfill(status=failure, headers=CORS, body="{}")
-    tab.page.route(lambda url: url.startswith(f"{live.server}/v1/config"), handle)
+    tab.page.route(config_url(live), handle)
     url = live.add_page("/no-config", '<div data-sharebar></div><div data-sharebar data-services="x,copy"></div>')
     tab.page.goto(url)
     poll(tab.page, f"() => document.querySelectorAll('{SHOWN}').length == 2")
