@@ -196,8 +196,11 @@ def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[
     return {service.id: _entry(service, lang) for service in SERVICES if wanted is None or service.id in wanted}
 
 
+@lru_cache(maxsize=None)
 def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
-    """One service in the registry's compact form, empty fields left out."""
+    """One service in the registry's compact form, empty fields left out; made once per
+    service and language (colour adjustment and marks cost milliseconds), so callers must
+    not change it."""
     entry: dict[str, RegistryValue] = {"k": service.kind}
     if service.template is not None:
         entry["u"] = service.template
