@@ -413,13 +413,15 @@
     return load('share').then(m => (share.ready = true, m));
   }
 
-  // A service no bar on the page shows (Sharebar.share) needs the whole registry first.
-  function known(id) {
-    return SERVICES[id] ? Promise.resolve() : loadEverything();
+  // A service no bar on the page shows, or not in language L (Sharebar.share, shareUrl),
+  // needs the whole registry first.
+  function known(id, L) {
+    const ready = L === undefined ? !!SERVICES[id] : nameOf(id, L) !== undefined;
+    return ready ? Promise.resolve() : loadEverything();
   }
 
   function share(id, d, ctx) {
-    return known(id).then(clicks).then(m => m.share(id, d, ctx), () => {});
+    return known(id, ctx.L).then(clicks).then(m => m.share(id, d, ctx), () => {});
   }
 
   function send(event) {
