@@ -1,27 +1,35 @@
-"""What a page pays for a default share bar before anyone clicks.
+"""What a page pays for a default share bar before anyone clicks, beside shareon 2.8.1.
 
-Serves the real app (SQLite, a site registered for ``localhost``) and a host page on
-another origin carrying the snippet and one default bar (the site's 8 services), then loads
-it RUNS times in headless Chromium, each time in a fresh context (cold cache), and reports:
+Serves the real app (SQLite, a site registered for ``localhost``) and host pages on another
+origin: one carrying the snippet and one default bar (the site's 8 services), one the same
+with counts on, and, when ``npm pack shareon@2.8.1`` works, one with shareon's 8 buttons
+(its stylesheet in <head>, its script ``defer init``, as its README says), its files served
+gzipped from a third origin as a CDN would. shareon is fetched into a temporary directory
+for the run only; none of its code is kept. Each page is loaded RUNS times in headless
+Chromium, alternating, each time in a fresh context (cold cache), and the script reports:
 
-* the gzip bytes of everything fetched from the Sharebar server before a click (script,
-  stylesheet, config/counts, icons): the encoded body sizes the browser received;
-* how many requests that took besides the script and the stylesheet;
-* the time from the script having arrived (its resource timing ``responseEnd``) to the bar's
-  controls being in the document, median over the runs;
-* the baseline in the same run: the bytes of the readable source files in ``static/`` (what a
-  server without minification and compression would send), and the issue's budgets
-  (10 KB, 1 request, 50 ms), each as a ratio.
+* the gzip bytes of everything fetched from the widget's server before a click (the encoded
+  body sizes the browser received) and how many requests that took;
+* render ms: from the script having arrived (its resource timing ``responseEnd``) to the
+  bar's controls being in the document (shareon: its links having their share URLs);
+* visible-at ms: from navigation start to the first animation frame in which the bar is
+  drawn and styled (ours: shown, its tiles 32 px; shareon: its buttons on their brand colour);
+* the baseline in the same run, shareon's figures, and the ratio of the visible-at medians.
 
-Run: ``python bench/widget_size.py [--runs 15]`` (needs Chromium at /usr/bin/chromium).
+Run: ``python bench/widget_size.py [--runs 15]`` (needs Chromium at /usr/bin/chromium and,
+for the comparison, npm and the npm registry; without them the comparison is skipped and
+says why).
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import secrets
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 from pathlib import Path
@@ -31,20 +39,34 @@ from flask import Flask, Response
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from widget_server import assets, create_app, db, signing, sites
+from widget_server import create_app, db, signing, sites
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SHAREON = "shareon@2.8.1"
+SHAREON_BUTTONS = ("facebook", "twitter", "linkedin", "reddit", "telegram", "whatsapp", "pinterest", "copy-url")
 
-# Records when the first share control appears; the bench page has no CSP, unlike the tests'.
-OBSERVER = """<script>
-new MutationObserver(function (records, observer) {
-  if (document.querySelector('[data-sharebar] [data-service]')) {
-    window.__rendered = performance.now(); observer.disconnect();
-  }
-}).observe(document.documentElement, {childList: true, subtree: true});
+# Records when the controls appear (__rendered) and when they are first painted styled
+# (__visible); the bench pages have no CSP, unlike the tests'.
+PROBE = """<script>
+window.__probe = function (rendered, visible) {
+  new MutationObserver(function (records, observer) {
+    if (rendered()) { window.__rendered = performance.now(); observer.disconnect(); }
+  }).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
+  (function frame() {
+    if (visible()) window.__visible = performance.now(); else requestAnimationFrame(frame);
+  })();
+};
 </script>"""
+OURS_PROBE = """<script>__probe(
+  function () { return document.querySelector('[data-sharebar] [data-service]'); },
+  function () { var s = document.querySelector('[data-sharebar] .sb:not([hidden]) svg');
+                return s && getComputedStyle(s).width === '32px'; });</script>"""
+SHAREON_PROBE = """<script>__probe(
+  function () { return document.querySelector('.shareon > a[href]'); },
+  function () { var a = document.querySelector('.shareon > a[href]');
+                return a && getComputedStyle(a).backgroundColor !== 'rgba(0, 0, 0, 0)'; });</script>"""
 
 
 def serve(app: Any) -> str:
@@ -53,42 +75,90 @@ def serve(app: Any) -> str:
     return str(server.server_port)
 
 
-def start(folder: Path) -> tuple[str, str]:
-    """Start the widget server and the host page; return the server origin and page URL."""
+def page(head: str, body: str) -> str:
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Bench</title>{PROBE}{head}'
+            f"</head><body>{body}</body></html>")
+
+
+def start(folder: Path, shareon: Path | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Start the widget server, shareon's stand-in CDN and the host pages; by page name,
+    the origin whose requests count and the page's URL."""
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "INSTANCE_PATH": str(folder),
                       "SECRET_KEYS": secrets.token_urlsafe(48)})
     with app.app_context():
         db.upgrade()
         key = signing.site_key(sites.create_site("Bench", ["localhost"]).id)
     server = f"http://127.0.0.1:{serve(app)}"
-    html = (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Bench</title>{OBSERVER}'
-            f'</head><body><div data-sharebar></div><script async src="{server}/static/sharebar.js" '
-            f'data-site="{key}"></script></body></html>')
-    host = Flask("host")
-    host.add_url_rule("/", "page", lambda: Response(html, mimetype="text/html"))
-    return server, f"http://localhost:{serve(host)}/"
-
-
-def measure(browser: Any, page_url: str, server: str) -> dict[str, float]:
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(page_url)
-    page.wait_for_function("window.__rendered !== undefined")
-    page.wait_for_load_state("networkidle")
-    entries = page.evaluate("""() => performance.getEntriesByType('resource').map(e => ({
-        name: e.name, encoded: e.encodedBodySize, decoded: e.decodedBodySize, end: e.responseEnd}))""")
-    rendered = page.evaluate("window.__rendered")
-    context.close()
-    ours = [e for e in entries if e["name"].startswith(server)]
-    script = next(e for e in ours if e["name"].endswith("/static/sharebar.js"))
-    others = [e for e in ours if not e["name"].endswith(("/sharebar.js", "/sharebar.css"))]
-    return {
-        "gzip_bytes": sum(e["encoded"] for e in ours),
-        "plain_bytes": sum(e["decoded"] for e in ours),
-        "requests": len(ours),
-        "requests_besides_script_css": len(others),
-        "render_ms": rendered - script["end"],
+    snippet = f'<script async src="{server}/static/sharebar.js" data-site="{key}"></script>'
+    pages = {
+        "default": page("", f"<div data-sharebar></div>{OURS_PROBE}{snippet}"),
+        "counts": page("", f'<div data-sharebar data-counts="true"></div>{OURS_PROBE}{snippet}'),
     }
+    origins = {"default": server, "counts": server}
+    if shareon is not None:
+        cdn = origins["shareon"] = f"http://127.0.0.1:{serve(cdn_app(shareon))}"
+        buttons = "".join(f'<a class="{b}"></a>' for b in SHAREON_BUTTONS)
+        pages["shareon"] = page(f'<link rel="stylesheet" href="{cdn}/shareon.min.css">',
+                                f'<div class="shareon">{buttons}</div>{SHAREON_PROBE}'
+                                f'<script src="{cdn}/shareon.iife.js" defer init></script>')
+    host = Flask("host")
+    host.add_url_rule("/<name>", "page", lambda name: Response(pages.get(name, ""), mimetype="text/html",
+                                                               status=200 if name in pages else 404))
+    origin = f"http://localhost:{serve(host)}"
+    return origins, {name: f"{origin}/{name}" for name in pages}
+
+
+def cdn_app(folder: Path) -> Flask:
+    """shareon's two files, gzipped and cacheable, as a CDN serves them."""
+    files = {name: gzip.compress((folder / name).read_bytes(), 9) for name in ("shareon.min.css", "shareon.iife.js")}
+    cdn = Flask("cdn")
+
+    @cdn.get("/<name>")
+    def file(name: str) -> Response:
+        mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+        return Response(files[name], mimetype=mimetype, headers={
+            "Content-Encoding": "gzip", "Cache-Control": "public, max-age=31536000",
+            "Access-Control-Allow-Origin": "*", "Timing-Allow-Origin": "*"})
+
+    return cdn
+
+
+def fetch_shareon(folder: Path) -> tuple[Path | None, str]:
+    """shareon's dist/ unpacked from ``npm pack`` into ``folder``; or None and why not."""
+    try:
+        done = subprocess.run(["npm", "pack", SHAREON, "--silent"], cwd=folder, capture_output=True,
+                              text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"npm pack {SHAREON} failed: {exc}"
+    tarball = folder / done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else None
+    if tarball is None or not tarball.exists():
+        return None, f"npm pack {SHAREON} failed: {done.stderr.strip()[:200]}"
+    with tarfile.open(tarball) as archive:
+        archive.extractall(folder, filter="data")
+    return folder / "package" / "dist", ""
+
+
+def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float]:
+    context = browser.new_context()
+    tab = context.new_page()
+    tab.goto(url)
+    tab.wait_for_function("window.__rendered !== undefined && window.__visible !== undefined")
+    tab.wait_for_load_state("networkidle")
+    entries = tab.evaluate("""() => performance.getEntriesByType('resource').map(e => ({
+        name: e.name, encoded: e.encodedBodySize, end: e.responseEnd}))""")
+    rendered, visible = tab.evaluate("[window.__rendered, window.__visible]")
+    context.close()
+    ours = [e for e in entries if e["name"].startswith(origin)]
+    loaded = next(e for e in ours if e["name"].split("?")[0].endswith(script))
+    return {"gzip_bytes": sum(e["encoded"] for e in ours), "requests": len(ours),
+            "render_ms": rendered - loaded["end"], "visible_ms": visible}
+
+
+def summary(name: str, results: list[dict[str, float]]) -> dict[str, float]:
+    median = {key: statistics.median(r[key] for r in results) for key in results[0]}
+    print(f"{name}: {median['gzip_bytes']:.0f} gzip bytes in {median['requests']:.0f} requests; "
+          f"render median {median['render_ms']:.1f} ms; visible-at median {median['visible_ms']:.1f} ms")
+    return median
 
 
 def main() -> None:
@@ -97,22 +167,30 @@ def main() -> None:
     runs = parser.parse_args().runs
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        server, page_url = start(Path(folder))
+        shareon, why = fetch_shareon(Path(folder))
+        origins, urls = start(Path(folder), shareon)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        results = [measure(browser, page_url, server) for _ in range(runs)]
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+        for _ in range(runs):  # interleaved, so that a busy moment hits every page alike
+            for name, url in urls.items():
+                script = "shareon.iife.js" if name == "shareon" else "sharebar.js"
+                results[name].append(measure(browser, url, origins[name], script))
         browser.close()
-    first = results[0]
-    render = statistics.median(r["render_ms"] for r in results)
-    p90 = sorted(r["render_ms"] for r in results)[int(0.9 * (len(results) - 1))]
-    print(f"runs={runs} requests_to_server={first['requests']:.0f}")
-    print(f"gzip bytes before click: {first['gzip_bytes']:.0f} (uncompressed {first['plain_bytes']:.0f})")
-    source = sum((assets.static_dir() / name).stat().st_size for name in ("sharebar.js", "sharebar.css"))
-    print(f"baseline, readable source files: {source} bytes; served/source = {first['gzip_bytes'] / source:.2f}")
-    print(f"render ms after script arrival: median {render:.1f}, p90 {p90:.1f}")
-    print(f"against the budgets: bytes {first['gzip_bytes'] / 10240:.2f} of 10 KB, "
-          f"requests {first['requests_besides_script_css']:.0f} of 1, render {render / 50:.2f} of 50 ms")
-    print(f"prefetch_gzip_bytes={first['gzip_bytes']:.0f} "
-          f"requests_before_click={first['requests_besides_script_css']:.0f} render_ms={render:.1f}")
+    print(f"runs={runs}")
+    ours = summary("sharebar, default bar, counts off", results["default"])
+    counted = summary("sharebar, default bar, counts on", results["counts"])
+    print(f"budgets: counts off {ours['gzip_bytes'] / 6144:.2f} of 6 KB in {ours['requests']:.0f} of 3 requests; "
+          f"counts on {counted['gzip_bytes'] / 6656:.2f} of 6.5 KB in {counted['requests']:.0f} of 4")
+    ratio = "nan"
+    if "shareon" in results:
+        theirs = summary(f"{SHAREON} (baseline), 8 buttons", results["shareon"])
+        ratio = f"{ours['visible_ms'] / theirs['visible_ms']:.2f}"
+        print(f"against shareon: bytes {ours['gzip_bytes'] / theirs['gzip_bytes']:.2f}, "
+              f"render {ours['render_ms'] / theirs['render_ms']:.2f}, visible-at {ratio}")
+    else:
+        print(f"shareon skipped: {why}")
+    print(f"prefetch_gzip_bytes={ours['gzip_bytes']:.0f} requests_before_click={ours['requests']:.0f} "
+          f"render_ms={ours['render_ms']:.1f} visible_vs_shareon={ratio}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@
   if (!sharebar || !sharebar._actions) return;
 
   // verb -> [zh-CN, zh-TW, en] phrases around "{title}" ("赞了《{title}》"), from verbs.py.
-  const VERBS = /*@verbs@*/null || {};
+  const BUILT = /*@verbs@*/null;  // null only when served as written, unbuilt
+  const VERBS = BUILT || {};
   // What verbs.GENERIC says for a verb nobody worded.
   const GENERIC = ['{verb}了《{title}》', '{verb}了《{title}》', '{verb} “{title}”'];
   // In the order of sharebar.js's LANGS: zh-CN, zh-TW, en.
@@ -58,16 +59,17 @@
     /* Actions: the beacon at once, then the offer to share. */
 
     function act(verb, d, el) {
-      if (!SITE || typeof verb != 'string' || !verb) return;
+      if (!SITE || typeof verb !== 'string' || !verb) return;
       const o = opts(d), back = el || document.activeElement;
       send({ type: 'action', url: o.url, verb, title: o.title, actor: d.actor || undefined });
-      if (String(d.share) == 'false') return;  // share: false, or data-share="false"
+      if (String(d.share) === 'false') return;  // share: false, or data-share="false"
       ready.then(s => offer(verb, d, s, o, el, back)).catch(() => {});
     }
 
-    // A non-modal prompt next to the element (at the bottom of the window for a scripted
-    // action): the sentence and a small bar whose shares carry the verb. The bar shows the
-    // element's data-services, else the page's first bar's, else the site's.
+    // A non-modal prompt over the page, anchored below the element (at the bottom of the
+    // window for a scripted action), so that none of the page's own elements move: the
+    // sentence and a small bar whose shares carry the verb. The bar shows the element's
+    // data-services, else the page's first bar's, else the site's.
     function offer(verb, d, s, o, el, back) {
       close();
       const L = lang(d, s), id = 'sb-a' + ++uid, said = sentence(verb, s, L, o.title);
@@ -87,13 +89,23 @@
       render(host);
       x.addEventListener('click', () => close(true));
       box.addEventListener('keydown', e => {
-        if (e.key == 'Escape') close(true);
+        if (e.key === 'Escape') close(true);
       });
-      if (el && el.isConnected) el.after(box);
-      else document.body.append(box);
-      shown = { box, host, back };
+      document.body.append(box);
+      shown = { box, host, back, el: el && el.isConnected ? el : null };
+      place();
       (box.querySelector('[data-service]') || x).focus();
     }
+
+    // Below the element, inside the window sideways; through CSSOM, which a strict CSP allows.
+    function place() {
+      if (!shown || !shown.el) return;
+      const r = shown.el.getBoundingClientRect(), box = shown.box;
+      const left = Math.max(8, Math.min(r.left, innerWidth - box.offsetWidth - 8));
+      box.style.setProperty('left', left + scrollX + 'px');
+      box.style.setProperty('top', r.bottom + scrollY + 6 + 'px');
+    }
+    addEventListener('resize', place);
 
     function close(refocus) {
       if (!shown) return;
@@ -105,14 +117,15 @@
     }
 
     /* Recent activity: <div data-sharebar-activity [data-url] [data-limit]>. No data-url: the
-       whole site; an empty one: this page. A site that has not opted in answers 404: the
-       element then stays as the page made it. */
+       whole site; an empty one: this page. On a site that has not opted in (its config says
+       so) nothing is asked for: the element stays as the page made it, and the console
+       shows no failed request. */
 
     function list(host) {
       listed.add(host);
       const d = host.dataset, limit = /^\d+$/.test(d.limit) ? '&limit=' + d.limit : '';
       const url = d.url == null ? '' : '&url=' + enc(opts(d).url);
-      Promise.all([ready, get(`activity?site=${enc(SITE)}${url}${limit}`)]).then(([s, answer]) => {
+      ready.then(s => s.activity ? Promise.all([s, get(`activity?site=${enc(SITE)}${url}${limit}`)]) : []).then(([s, answer]) => {
         const items = answer && Array.isArray(answer.items) ? answer.items : [];
         if (!items.length) return;
         const L = lang(d, s);
@@ -128,7 +141,7 @@
       const [before, after = ''] = phrase(String(item.verb), s, L).split('{title}');
       const url = String(item.url || ''), title = String(item.title || url);
       return h('li', {},
-        (L == 2 ? who + ' ' : who) + before,
+        (L === 2 ? who + ' ' : who) + before,
         /^https?:\/\//i.test(url) ? h('a', { href: url }, title) : title,
         after, ' ', when(item.published, L));
     }
@@ -143,7 +156,7 @@
           ago < 86400 ? rel.format(-Math.floor(ago / 3600), 'hour') :
             ago < 7 * 86400 ? rel.format(-Math.floor(ago / 86400), 'day') :
               t.toLocaleDateString(lang, { month: 'short', day: 'numeric',
-                year: t.getFullYear() == new Date().getFullYear() ? undefined : 'numeric' });
+                year: t.getFullYear() === new Date().getFullYear() ? undefined : 'numeric' });
       return h('time', { datetime: t.toISOString(), title: t.toLocaleString(lang) }, text);
     }
 
@@ -158,8 +171,8 @@
       click: el => act(el.dataset.sharebarAction, el.dataset, el),
       action(verb, o) {
         try {
-          act(verb, o && typeof o == 'object' ? o : {}, null);
-        } catch (e) {
+          act(verb, o && typeof o === 'object' ? o : {}, null);
+        } catch {
           // Sharebar.action never throws into the page.
         }
       },

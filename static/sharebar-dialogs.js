@@ -3,7 +3,7 @@
  * sharebar.js loads this file on the first click that needs a dialog and passes in what it
  * shares with it (the element maker, labels, share URLs, popups); the file hands back its
  * two functions through Sharebar._dialogs. Like the bar, it writes no style attribute and
- * sets text only as text; the look is in sharebar.css (.sb-dlg).
+ * sets text only as text; the look is in sharebar-dialogs.css, loaded with it.
  */
 (() => {
   'use strict';
@@ -25,6 +25,12 @@
 
   sharebar._dialogs(({ h, label, shareUrl, popup, SERVICES, BASE, SITE, LANGS, T: BAR }) => {
     let uid = 0;
+    // Its stylesheet; a dialog opens once it is in (or failed: unstyled, it still works).
+    const css = new Promise(ok => {
+      const link = h('link', { rel: 'stylesheet', href: BASE + 'static/sharebar-dialogs.css' });
+      link.onload = link.onerror = ok;
+      document.head.append(link);
+    });
 
     // A modal <dialog> around a method=dialog form. Esc, the close button and a click on the
     // backdrop close it; focus returns to where it was. onSubmit runs for the `go` button only.
@@ -33,14 +39,16 @@
       const form = h('form', { class: 'sb-box', method: 'dialog' }, h('h2', { id }, title), ...content,
         h('div', { class: 'sb-acts' }, ...go ? [go] : [], h('button', { formnovalidate: true }, T.close[L])));
       const dlg = h('dialog', { class: 'sb-dlg sb-' + ctx.theme, lang: LANGS[L], 'aria-labelledby': id }, form);
-      form.addEventListener('submit', e => e.submitter == go && onSubmit(e));
-      dlg.addEventListener('click', e => e.target == dlg && dlg.close());
+      form.addEventListener('submit', e => e.submitter === go && onSubmit(e));
+      dlg.addEventListener('click', e => e.target === dlg && dlg.close());
       dlg.addEventListener('close', () => {
         dlg.remove();
         if (back && back.focus) back.focus();
       });
-      document.body.append(dlg);
-      dlg.showModal();
+      css.then(() => {
+        document.body.append(dlg);
+        dlg.showModal();
+      });
     }
 
     // The page's QR code; the server puts the share code in its link (urls.with_share_code).
@@ -61,7 +69,7 @@
       try {
         const u = new URL('https://' + v.trim().replace(/^https?:\/\//i, '').split(/[/?#]/)[0].split('@').pop());
         return u.hostname.includes('.') && u.host;
-      } catch (e) {
+      } catch {
         return '';
       }
     }
@@ -71,7 +79,7 @@
     function fediverse(id, o, so, code, ctx, track) {
       const L = ctx.L;
       let saved = '';
-      try { saved = localStorage.getItem(KEY) || ''; } catch (e) { /* storage blocked */ }
+      try { saved = localStorage.getItem(KEY) || ''; } catch { /* storage blocked */ }
       const input = h('input', {
         type: 'text', value: saved, placeholder: 'mastodon.social', inputmode: 'url',
         autocapitalize: 'none', spellcheck: 'false', autofocus: true,
@@ -88,7 +96,7 @@
           input.setCustomValidity(T.badServer[L]);
           return input.reportValidity();
         }
-        try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch (e2) { /* ok */ }
+        try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch { /* ok */ }
         track();
         const u = 'https://' + host + shareUrl(id, so);
         if (!popup(u, SERVICES[id].w)) ctx.status(BAR.blocked[L], u, label(id, L));

@@ -1,56 +1,133 @@
 /* Sharebar widget: turns every [data-sharebar] element into a share bar.
  *
- * Plain ES2020 and no build step: the server injects its config (service registry, default
- * bar, tracking parameters) in place of the marker below, then minifies. It works under a
- * strict CSP because it never writes style attributes or inline <style>: the look comes from
- * sharebar.css, brand colours through CSSOM. Before a click it asks its own server for
- * nothing but /v1/config (and /v1/counts for bars the config did not cover), and sends a
- * click-back beacon after the page has loaded when the reader came through a shared link.
- * It sets no cookie and stores nothing unless asked to.
+ * Plain ES2020 and no build step: the server injects a small config (default bar, tracking
+ * parameters) in place of the marker below, then minifies. It works under a strict CSP
+ * because it never writes style attributes or inline <style>: the look comes from
+ * sharebar.css, brand colours through CSSOM. Only what the bar draws travels: this file
+ * carries behaviour; /v1/config carries the site's services (templates, one language's
+ * names, brand marks); a bar that names other services, or another language, loads the
+ * whole registry (sharebar-services.js) once. What a click does is in sharebar-share.js,
+ * loaded when a reader reaches for a bar. It sets no cookie and stores nothing unless asked.
+ *
+ * The pure functions come first and are exported to Node (tests/js/) before anything touches
+ * a browser API; in a browser the file runs as it is.
  */
 (() => {
   'use strict';
+
+  /* Pure functions: share URLs, URL cleaning, languages and numbers. */
+
+  // "a, #b" or ["a", "b"] -> ["a", "b"]; also strips the "@" of an account.
+  function list(v) {
+    return (Array.isArray(v) ? v : String(v || '').split(','))
+      .map(s => String(s).trim().replace(/^[#@]/, '')).filter(Boolean);
+  }
+
+  // u with only the query parameters that pass keep(param), raw encoding untouched.
+  function filterQuery(u, keep) {
+    const i = u.indexOf('?');
+    if (i < 0) return u;
+    const kept = u.slice(i + 1).split('&').filter(p => p && keep(p));
+    return u.slice(0, i) + (kept.length ? '?' + kept.join('&') : '');
+  }
+
+  // href without its fragment and without the query parameters tracking matches.
+  function cleanUrl(href, tracking) {
+    return filterQuery(href.split('#')[0], p => !tracking.test(p.split('=')[0]));
+  }
+
+  // template filled with o ({url, title, summary, image, via, hashtags: []}), each value
+  // encoded; parameters left empty are dropped (platforms take them as "given, blank").
+  function fillTemplate(template, o) {
+    const tags = o.hashtags || [];
+    const v = {
+      ...o,
+      hashtags: tags.join(','),
+      tags_weibo: tags.map(tag => ` #${tag}#`).join(''),  // Weibo topics are #话题#
+      via_at: o.via && ' @' + o.via,
+    };
+    const u = (template || '').replace(/\{(\w+)\}/g, (_, k) => encodeURIComponent(v[k] || ''));
+    return filterQuery(u, p => !p.endsWith('='));
+  }
+
+  // 0 zh-CN, 1 zh-TW, 2 en; -1 for a language the bar does not speak.
+  function langIndex(l) {
+    l = String(l || '').toLowerCase();
+    return /^zh-(tw|hk|mo|hant)/.test(l) ? 1 : l.startsWith('zh') ? 0 : /^en\b/.test(l) ? 2 : -1;
+  }
+
+  // en 999, 1.2k, 3.4M; zh-CN 9999, 1.2万, 3.4亿; zh-TW the same in traditional 萬, 億.
+  function fmt(n, L) {
+    let s = String(n);
+    for (const [v, unit] of [[[1e4, '万'], [1e8, '亿']], [[1e4, '萬'], [1e8, '億']], [[1e3, 'k'], [1e6, 'M']]][L]) {
+      // .99995 so that 999,950 makes 1M, not 1000k
+      if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
+    }
+    return s;
+  }
+
+  if (typeof module === 'object' && module.exports) {
+    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt };
+    return;
+  }
+
+  /* The browser. The stylesheet first, so it loads while the rest runs. */
+
+  const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
+  // Paths are taken relative to the script, so a server behind a path prefix works as well.
+  const BASE = new URL('../', me.src).href;
+  const css = document.createElement('link');
+  css.rel = 'stylesheet';
+  css.href = BASE + 'static/sharebar.css';
+  document.head.append(css);
+  // A bar stays hidden until its stylesheet is in (or failed: unstyled, it still works).
+  let cssReady = false;
+  css.onload = css.onerror = () => {
+    cssReady = true;
+    for (const d of bars.values()) if (d.bar) d.bar.hidden = false;
+  };
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
 
   // From the server (assets.widget_config), so both ends agree:
-  //   services: {id: {k: kind, u: URL template, n: names [zh-CN, zh-TW, en], c: light colour,
-  //              d: dark colour, i: 24x24 icon path, g: monogram, w: popup [width, height]}}
-  //   defaults: the services drawn until the site's config says otherwise
+  //   defaults: the services drawn when neither the bar nor the site name them
   //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
   //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
-  const CONFIG = /*@config@*/null || { services: {}, defaults: [], tracking: '^_sb$', param: '_sb' };
-  const SERVICES = CONFIG.services, DEFAULTS = CONFIG.defaults, PARAM = CONFIG.param;
+  const BUILT = /*@config@*/null;  // null only when served as written, unbuilt
+  const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
-  const B62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
-  // Every string in the languages' order above, as the registry's names; % is a name or number.
+  const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
+  // Every string in the languages' order above; % is a name or number.
   const T = {
     share: ['分享', '分享', 'Share'],
     shares: ['分享', '分享', 'Shares'],
     on: ['分享到%', '分享到%', 'Share on %'],
     via: ['通过%分享', '透過%分享', 'Share via %'],
     newWin: ['（在新窗口中打开）', '（在新視窗中開啟）', ' (opens in a new window)'],
-    copied: ['已复制链接', '已複製連結', 'Link copied'],
-    copyThis: ['请复制链接：', '請複製連結：', 'Copy the link: '],
-    blocked: ['弹出窗口被拦截：', '彈出視窗被封鎖：', 'Popup blocked: '],
   };
-
-  const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
-  // Paths are taken relative to the script, so a server behind a path prefix works as well.
-  const BASE = new URL('../', me.src).href;
   const SITE = me.dataset.site || '';
   const enc = encodeURIComponent;
 
-  const bars = new Map();  // host element -> {bar, st, look}
+  // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
+  //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
+  const SERVICES = {};
+  const bars = new Map();  // host element -> {bar, st, look} (empty until drawn)
   const countsOf = {};     // page URL -> promise of its counts
   let site = null;         // the site's bar defaults, from /v1/config
-  let asked = false;       // /v1/config requested
-  let configured = false;  // ... and answered or failed
-  let cssReady = false;
+  let configured = false;  // /v1/config answered or failed
+  let everything = null;   // promise of the whole registry (sharebar-services.js)
+  let haveEverything = false;  // ... loaded (or failed: then what is known is all there is)
+  let warned = false;
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
+
+  // One warning per page, whatever goes wrong: enough to notice, never a flood.
+  function warn(what) {
+    if (!warned) console.warn('Sharebar: ' + what);
+    warned = true;
+  }
 
   // Elements from a tag, attributes (false and null ones left out) and children (text is
   // added as text, never parsed as HTML).
@@ -70,35 +147,14 @@
   }
 
   function absolute(u) {
-    try { return u && new URL(u, location.href).href; } catch (e) { return u; }
-  }
-
-  // "a, #b" or ["a", "b"] -> ["a", "b"]; also strips the "@" of an account.
-  function list(v) {
-    return (Array.isArray(v) ? v : String(v || '').split(','))
-      .map(s => String(s).trim().replace(/^[#@]/, '')).filter(Boolean);
-  }
-
-  // u with only the query parameters that pass keep(param), raw encoding untouched.
-  function filterQuery(u, keep) {
-    const i = u.indexOf('?');
-    if (i < 0) return u;
-    const kept = u.slice(i + 1).split('&').filter(p => p && keep(p));
-    return u.slice(0, i) + (kept.length ? '?' + kept.join('&') : '');
-  }
-
-  // u with its share code set to c (taken out when c is ''), any fragment kept at the end.
-  function withCode(u, c) {
-    const i = (u + '#').indexOf('#'), q = filterQuery(u.slice(0, i), p => p.split('=')[0] != PARAM);
-    return q + (c ? (q.includes('?') ? '&' : '?') + PARAM + '=' + c : '') + u.slice(i);
+    try { return u && new URL(u, location.href).href; } catch { return u; }
   }
 
   /* What is shared. Read at click time, so that a single-page app shares the page it shows. */
 
   function pageUrl() {
     const canonical = document.querySelector('link[rel~="canonical"]');
-    return canonical && canonical.href ||
-      filterQuery(location.href.split('#')[0], p => !TRACKING.test(p.split('=')[0]));
+    return canonical && canonical.href || cleanUrl(location.href, TRACKING);
   }
 
   // d: a bar's dataset, or the options given to the JavaScript API.
@@ -114,23 +170,27 @@
   }
 
   function shareUrl(id, o) {
-    const s = SERVICES[id], tags = o.hashtags;
-    const v = {
-      ...o,
-      hashtags: tags.join(','),
-      tags_weibo: tags.map(tag => ` #${tag}#`).join(''),  // Weibo topics are #话题#
-      via_at: o.via && ' @' + o.via,
-    };
-    const u = (s && s.u || '').replace(/\{(\w+)\}/g, (_, k) => enc(v[k] || ''));
-    // Platforms take an empty parameter as "given, blank" rather than "not given".
-    return filterQuery(u, p => !p.endsWith('='));
+    return fillTemplate(SERVICES[id] && SERVICES[id].u, o);
   }
 
-  /* Language, names and numbers. */
+  /* Names. A language the bar does not speak falls back to the site's, then the page's, then
+     English; only a bar's own data-lang is worth a warning (a page in French is no error). */
 
-  function langIndex(l) {
-    l = String(l || '').toLowerCase();
-    return /^zh-(tw|hk|mo|hant)/.test(l) ? 1 : l.startsWith('zh') ? 0 : 2;
+  function lang(wanted) {
+    const L = langIndex(wanted);
+    return L < 0 ? 2 : L;
+  }
+
+  function barLang(d) {
+    const own = langIndex(d.lang);
+    if (d.lang && own < 0) warn(`no language "${d.lang}"`);
+    return own >= 0 ? own : lang(site && site.lang || document.documentElement.lang);
+  }
+
+  // The service's name in language L, when it is known in that language.
+  function nameOf(id, L) {
+    const s = SERVICES[id], n = s && s.n;
+    return Array.isArray(n) ? n[L] : s && s.l === L ? n : undefined;
   }
 
   function t(key, L, x) {
@@ -139,21 +199,11 @@
 
   // The accessible name, also the tooltip: "分享到微博（在新窗口中打开）".
   function label(id, L) {
-    const k = SERVICES[id].k, name = SERVICES[id].n[L];
-    if (k == 'link') return t('via', L, name);
-    if (k == 'popup') return t('on', L, name) + T.newWin[L];
-    if (k == 'qr' || k == 'fediverse') return t('on', L, name);
+    const k = SERVICES[id].k, name = nameOf(id, L);
+    if (k === 'link') return t('via', L, name);
+    if (k === 'popup') return t('on', L, name) + T.newWin[L];
+    if (k === 'qr' || k === 'fediverse') return t('on', L, name);
     return name;  // copy, print, native: the name says it all
-  }
-
-  // en 999, 1.2k, 3.4M; zh-CN 9999, 1.2万, 3.4亿; zh-TW the same in traditional 萬, 億.
-  function fmt(n, L) {
-    let s = String(n);
-    for (const [v, unit] of [[[1e4, '万'], [1e8, '亿']], [[1e4, '萬'], [1e8, '億']], [[1e3, 'k'], [1e6, 'M']]][L]) {
-      // .99995 so that 999,950 makes 1M, not 1000k
-      if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
-    }
-    return s;
   }
 
   /* Rendering. A bar's own attributes win, then the site's config, then the defaults. */
@@ -161,37 +211,42 @@
   function settings(host) {
     const d = host.dataset, s = site || {};
     const pick = (k, allowed) => [d[k], s[k]].find(v => allowed.includes(v)) || allowed[0];
-    const wanted = list(d.services).length ? list(d.services) : s.services || DEFAULTS;
+    const own = list(d.services);
     return {
-      // Unknown and duplicate IDs go, and pseudo-services of no kind we draw (the registry's
-      // "address"); so does "native" where there is no Web Share API.
-      services: [...new Set(wanted)].filter(id => SERVICES[id] &&
-        /^(popup|link|qr|copy|print|native|fediverse)$/.test(SERVICES[id].k) && (id != 'native' || navigator.share)),
+      // Duplicates go; so do services of no kind we draw, and "native" where there is no
+      // Web Share API (see drawable).
+      wanted: [...new Set(own.length ? own : s.services || CONFIG.defaults)],
       theme: pick('theme', ['auto', 'light', 'dark']),
       size: pick('size', ['medium', 'small', 'large']),
       layout: pick('layout', ['inline', 'float']),
-      counts: d.counts ? d.counts == 'true' : !!s.counts,
-      // A language the site chose beats the page's <html lang>.
-      L: langIndex(d.lang || s.lang || document.documentElement.lang),
+      small: pick('floatMobile', ['reserve', 'collapse']),  // a float bar on narrow screens
+      counts: d.counts ? d.counts === 'true' : !!s.counts,
+      L: barLang(d),
     };
   }
 
-  // A monogram where the registry has no icon: "f", "QQ", "豆".
+  function drawable(id) {
+    const s = SERVICES[id];
+    return s && KINDS.test(s.k) && (id !== 'native' || !!navigator.share);
+  }
+
+  // A monogram where the set has no mark: "in", "贴".
   function glyph(g) {
     return h('text', { x: 12, y: 12, 'font-size': g.length > 1 ? 12 : 15 }, g);
   }
 
   function control(id, L, o) {
-    const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k == 'popup' || k == 'link';
+    const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
+    if (!s.i && !s.g) warn(`no icon for ${id}: drawn as a monogram`);
     const b = h(isLink ? 'a' : 'button', {
       class: 'sb-btn', 'data-service': id, title: name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
       type: !isLink && 'button',
-      target: k == 'popup' && '_blank', rel: k == 'popup' && 'noopener',
-      'aria-haspopup': (k == 'qr' || k == 'fediverse') && 'dialog',
+      target: k === 'popup' && '_blank', rel: k === 'popup' && 'noopener',
+      'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
     h('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true' },
-      s.i ? h('path', { d: s.i }) : glyph(s.g || s.n[L][0])),
+      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);
@@ -204,32 +259,67 @@
     return JSON.stringify({ ...st, counts: 0 });
   }
 
-  // Draws at once, from the bar's attributes and what is known of the site so far (nothing,
-  // before the config arrives: then a bar without data-services shows the default services,
-  // redrawn only if the site chose others). Waiting for the config would cost a round trip
-  // on every page view, as its answer is per page and so rarely cached.
+  // The whole registry, every name in every language: once, for bars that need more than
+  // the config brought (or when the config failed).
+  function loadEverything() {
+    everything = everything || load('services').then(all => {
+      for (const id in all) SERVICES[id] = all[id];
+    }, () => warn('the service list did not load')).then(() => { haveEverything = true; });
+    return everything;
+  }
+
+  // Draws once the site's config is known (before, a bar could only guess which services the
+  // site chose), and after the whole registry when the bar needs services or a language the
+  // config did not bring; then only what can be drawn, with one warning for the rest.
   function render(host) {
+    bars.set(host, {});
+    if (!configured) return;
     const st = settings(host), L = st.L;
+    const missing = st.wanted.filter(id => nameOf(id, L) === undefined);
+    if (missing.length && !haveEverything) {
+      loadEverything().then(() => bars.get(host) && !bars.get(host).bar && render(host));
+      return;
+    }
+    st.services = st.wanted.filter(id => drawable(id) && nameOf(id, L) !== undefined);
+    if (st.services.length < st.wanted.filter(id => id !== 'native').length) {
+      warn(`unknown services left out: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
+    }
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
-      class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout}`, role: 'group',
-      'aria-label': T.share[L], lang: LANGS[L],
-      hidden: !cssReady,  // so that it never shows unstyled
+      class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout} sb-${st.small}`, role: 'group',
+      'aria-label': T.share[L], lang: LANGS[L], hidden: !cssReady,
     }, ...st.services.map(id => control(id, L, o)), live);
-    const ctx = { L, theme: st.theme, status: status(live) };
+    const ctx = { L, theme: st.theme, live };
     const onEvent = e => {
       const b = e.target.closest('[data-service]');
       if (!b) return;
       // Links made fresh on touch and focus too, for middle-click and "copy link address".
       if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
-      if (e.type == 'pointerdown' && /^(qr|fediverse)$/.test(SERVICES[b.dataset.service].k)) loadDialogs();
-      if (e.type == 'click') share(b.dataset.service, host.dataset, { ...ctx, e, b });
+      if (e.type !== 'click') return clicks();
+      // Ready on pointerdown or focus nearly always; else the click waits for it (a mail or
+      // SMS link is followed by the browser all the same).
+      if (!share.ready && SERVICES[b.dataset.service].k !== 'link' && !(e.ctrlKey || e.metaKey || e.shiftKey)) {
+        e.preventDefault();
+      }
+      share(b.dataset.service, host.dataset, { ...ctx, e, b });
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
+    if (st.layout === 'float' && st.small === 'collapse') bar.prepend(collapser(L));
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
-    if (!configured) loadConfig();
-    else if (st.counts) showCounts(host);
+    if (st.counts) showCounts(host);
+  }
+
+  // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
+  function collapser(L) {
+    const b = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: T.share[L] },
+      h('span', { class: 'sb-vh' }, T.share[L]));
+    b.addEventListener('click', () => {
+      const open = b.getAttribute('aria-expanded') !== 'true';
+      b.setAttribute('aria-expanded', open);
+      b.parentNode.classList.toggle('sb-folded', !open);
+    });
+    return b;
   }
 
   // Draws the bars not drawn yet: at start, and whenever the page adds elements. Pages with
@@ -241,16 +331,6 @@
     if (document.querySelector('[data-sharebar-action],[data-sharebar-activity]')) actions('scan');
   }
 
-  function loadCss() {
-    const link = h('link', { rel: 'stylesheet', href: BASE + 'static/sharebar.css' });
-    // Should the stylesheet fail, an unstyled bar still works.
-    link.onload = link.onerror = () => {
-      cssReady = true;
-      for (const d of bars.values()) d.bar.hidden = false;
-    };
-    document.head.append(link);
-  }
-
   /* Config and counts: the only requests before a click. */
 
   function get(path) {
@@ -258,42 +338,41 @@
       .then(r => r.ok ? r.json() : null).catch(() => null);
   }
 
+  // The config names the site's services in the language the site chose, else the page's.
   function loadConfig() {
-    if (asked) return;
-    asked = true;
-    const url = pageUrl();
+    const url = pageUrl(), L = lang(document.documentElement.lang);
     const done = json => {
       if (json && json.site) {
-        site = json.site;
+        site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
+        for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
         // It carries this page's counts when the site shows counts.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
+      } else if (SITE) {
+        warn('the site config did not load; drawing the default bar');
       }
       configured = true;
       configDone(site);
       reconcile();
-      if (site && site.address_bar) startTagging();
+      if (site && site.address_bar) clicks();
     };
     if (!SITE) return done();
-    get(`config?site=${enc(SITE)}&url=${enc(url)}`).then(done);
+    get(`config?site=${enc(SITE)}&url=${enc(url)}&lang=${LANGS[L]}`).then(done);
   }
 
-  // Once the config is known: redraws the bars it changes, adds counts where it turns them on.
+  // Once the config is known: draws the waiting bars, redraws those it changes.
   function reconcile() {
     for (const [host, d] of bars) {
-      const st = settings(host);
       if (!host.isConnected) bars.delete(host);
-      else if (d.look != look(st)) render(host);
-      else if (st.counts) showCounts(host);
+      else if (!d.bar || d.look !== look(settings(host))) render(host);
     }
   }
 
   function showCounts(host) {
     const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;
-    if (!SITE || d.counted) return;
-    d.counted = true;
+    if (!SITE) return;
     countsOf[url] = countsOf[url] || get(`counts?site=${enc(SITE)}&url=${enc(url)}`);
     countsOf[url].then(c => {
-      if (!c || bars.get(host) != d) return;  // failed, or the bar was redrawn since
+      if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
       d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, T.shares[L])));
       for (const b of d.bar.querySelectorAll('[data-service]')) {
         const n = (c.services || {})[b.dataset.service];
@@ -303,96 +382,21 @@
     });
   }
 
-  /* What a click does, for each kind. ctx: {L, theme, status(), e?, b?}. */
-
-  // Every share gets a fresh code, in the link it sends (so = o with the coded URL) and in its
-  // beacon (with the page's own URL): a reader coming back through the link brings the code.
-  function share(id, d, ctx) {
-    const s = SERVICES[id], k = s && s.k, L = ctx.L, e = ctx.e, b = ctx.b;
-    if (!k) return;
-    const o = opts(d), code = randomCode(10), so = { ...o, url: withCode(o.url, code) }, u = shareUrl(id, so);
-    // A share offered after an action (sharebar-actions.js) carries the verb, and the page's
-    // own title where the shared text is the action's sentence.
-    const track = () => send({
-      type: 'share', url: o.url, service: id, title: d.sbTitle || o.title, action: d.sbVerb,
-      code: k == 'print' ? undefined : code,
-    });
-    // What the link opens when the browser follows it (blocked popup, mail, modified click).
-    if (b && b.href) b.href = u;
-    // The QR code is counted when shown, a Mastodon share when the reader has picked a server.
-    if (k == 'qr' || k == 'fediverse') {
-      if (k == 'qr') track();
-      return loadDialogs().then(m => m[k](id, o, so, code, ctx, track), () => {});
-    }
-    // Counted once the reader picked an app: the share sheet can be dismissed.
-    if (k == 'native') return navigator.share({ url: so.url, title: o.title, text: o.summary }).then(track, () => {});
-    track();
-    if (k == 'popup' || k == 'link') {
-      // Mail and SMS links, and modified clicks: the browser does what links do.
-      if (k == 'link' || e && (e.ctrlKey || e.metaKey || e.shiftKey)) {
-        if (!e) location.href = u;
-        return;
-      }
-      if (popup(u, s.w)) return e && e.preventDefault();
-      // Blocked. The link's own target=_blank may still open a tab; show the way in any case.
-      ctx.status(T.blocked[L], u, label(id, L));
-    } else if (k == 'copy') {
-      copy(so.url).then(ok => ok ? ctx.status(T.copied[L]) : ctx.status(T.copyThis[L], so.url, so.url));
-    } else if (k == 'print') {
-      print();
-    }
-  }
-
-  // A centred popup window, or null when blocked. Not "noopener": with it window.open always
-  // returns null, and blocking could not be told; the opener is cut by hand instead.
-  function popup(u, [w, ht] = [600, 500]) {
-    const win = open(u, '_blank', `popup,width=${w},height=${ht},left=${screenX + (outerWidth - w) / 2},top=${screenY + (outerHeight - ht) / 2}`);
-    if (win) win.opener = null;
-    return win;
-  }
-
-  // A function that says something in the bar's live region, with a link when href is given.
-  function status(live) {
-    let timer;
-    return (text, href, linkText) => {
-      clearTimeout(timer);
-      live.replaceChildren(text);
-      if (href) live.append(h('a', { href, target: '_blank', rel: 'noopener' }, linkText));
-      else timer = setTimeout(() => live.replaceChildren(), 5000);
-    };
-  }
-
-  async function copy(text) {
-    try {
-      await navigator.clipboard.writeText(text);
-      return true;
-    } catch (e) {
-      // No Clipboard API (e.g. a page on plain http): copy a selected, unseen textarea.
-      const ta = h('textarea', { class: 'sb-vh', readonly: true }), back = document.activeElement;
-      ta.value = text;
-      document.body.append(ta);
-      ta.select();
-      let ok = false;
-      try { ok = document.execCommand('copy'); } catch (e2) { /* not copied: said below */ }
-      ta.remove();
-      if (back) back.focus();
-      return ok;
-    }
-  }
-
-  /* Code most pages never need, loaded on first use from the script's server like everything
-     else (a CSP script-src allows it): the dialogs (WeChat's QR code, the Mastodon server) in
-     sharebar-dialogs.js, on the first click that needs one (a pointerdown starts it early);
-     like-and-share and recent activity in sharebar-actions.js, on pages that use them. */
+  /* Code most pages never need before a click, loaded from the script's server like
+     everything else (a CSP script-src allows it): what a click does and the beacons
+     (sharebar-share.js: when a reader reaches for a bar, a shared link brought them, or the
+     site tags addresses), the dialogs (sharebar-dialogs.js), the whole registry
+     (sharebar-services.js), like-and-share and recent activity (sharebar-actions.js). */
 
   const modules = {};  // name -> promise of its functions
 
-  function load(name) {
+  // extra: more for the module to have (the share module gives the dialogs its popups).
+  function load(name, extra) {
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, label, shareUrl, popup, opts, langIndex, render, bars, get, send, config,
-        SERVICES, BASE, SITE, LANGS, T,
+        h, label, shareUrl, opts, langIndex, lang, render, bars, get, send, config, load, warn,
+        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {
@@ -404,136 +408,43 @@
     });
   }
 
-  const loadDialogs = () => load('dialogs');
+  // What a click does (sharebar-share.js), started early by pointerdown and focus.
+  function clicks() {
+    return load('share').then(m => (share.ready = true, m));
+  }
+
+  // A service no bar on the page shows, or not in language L (Sharebar.share, shareUrl),
+  // needs the whole registry first.
+  function known(id, L) {
+    const ready = L === undefined ? !!SERVICES[id] : nameOf(id, L) !== undefined;
+    return ready ? Promise.resolve() : loadEverything();
+  }
+
+  function share(id, d, ctx) {
+    return known(id, ctx.L).then(clicks).then(m => m.share(id, d, ctx), () => {});
+  }
+
+  function send(event) {
+    clicks().then(m => m.send(event), () => {});
+  }
 
   // Calls the actions module's fn; quietly nothing should it fail to load.
   function actions(fn, ...args) {
     load('actions').then(m => m[fn](...args), () => {});
   }
 
-  /* Beacons. */
-
-  // n random base-62 characters (share codes, event ids). getRandomValues works on http
-  // pages too, unlike randomUUID; bytes of 248 and over are dropped so every character is
-  // equally likely.
-  function randomCode(n) {
-    let s = '';
-    while (s.length < n) {
-      for (const x of crypto.getRandomValues(new Uint8Array(n))) if (x < 248) s += B62[x % 62];
-    }
-    return s.slice(0, n);
-  }
-
-  // A text/plain body: no CORS preflight, and it survives the page being closed.
-  function send(event) {
-    const body = JSON.stringify({ site: SITE, id: randomCode(22), ...event }), url = BASE + 'v1/events';
-    if (!navigator.sendBeacon(url, body)) {
-      fetch(url, { method: 'POST', body, keepalive: true, mode: 'no-cors', credentials: 'omit' }).catch(() => {});
-    }
-  }
-
-  /* Click-backs and address-bar attribution: the code travels in the query parameter PARAM. */
-
-  let ownTag = '', taggedPage = '';  // the address tag this reader was given, and its page
-  let changing = false;              // our own replaceState, which startTagging lets through
-
-  function addressCode() {
-    return new URLSearchParams(location.search).get(PARAM) || '';
-  }
-
-  // The address with its code set to c ('' takes it out): no reload, no new history entry.
-  // Through the page's current replaceState, so a router that wraps it sees the change too.
-  function setAddress(state, c) {
-    changing = true;
-    try {
-      history.replaceState(state, '', withCode(location.href, c));
-    } catch (e) {
-      // throttled by the browser, or an address it refuses: the address stays as it was
-    } finally {
-      changing = false;
-    }
-  }
-
-  // At start. A code in the address is either the reader's own address tag (a reload or a
-  // restored tab: history.state remembers it; kept as it is) or a shared link followed: then
-  // it leaves the address at once and is reported, once, when the page has loaded.
-  function landing() {
-    const code = addressCode();
-    if (!code) return;
-    if (code == history.state?.sbTag) {
-      ownTag = code;
-      taggedPage = pageUrl();
-      return;
-    }
-    setAddress(history.state, '');
-    afterLoad(() => SITE && send({ type: 'clickback', url: pageUrl(), code, referrer: document.referrer }));
-  }
-
-  // fn once: after the load event, when the browser is idle, so that it never competes with
-  // the page's rendering; or when the reader leaves before that.
-  function afterLoad(fn) {
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      fn();
-    };
-    const idle = () => window.requestIdleCallback ? requestIdleCallback(once, { timeout: 2000 }) : setTimeout(once);
-    if (document.readyState == 'complete') idle();
-    else addEventListener('load', idle, { once: true });
-    addEventListener('pagehide', once, { once: true });
-  }
-
-  // Sites that opt in (address_bar) get their pages' addresses tagged, so that a link copied
-  // from the address bar is attributed too: "a-", the time in base 36, 8 random characters
-  // (ingest.ADDRESS_CODE); the server registers it on its first click-back. history.state
-  // keeps it as the reader's own, so a reload sends nothing, while the link pasted elsewhere
-  // (no such state) is a click-back. A page is tagged once; a state that is not a plain
-  // object is the app's to keep as it is, so such an entry stays untagged.
-  function tag() {
-    const st = history.state, cur = addressCode(), page = pageUrl();
-    if (cur && cur == st?.sbTag || st != null && (typeof st != 'object' || Array.isArray(st))) return;
-    if (page != taggedPage) ownTag = `a-${Math.floor(Date.now() / 1000).toString(36)}-${randomCode(8)}`;
-    taggedPage = page;
-    setAddress({ ...st, sbTag: ownTag }, ownTag);
-  }
-
-  // Single-page apps change the address with pushState (a new, untagged entry) and
-  // replaceState (which may drop the tag or its state), and back, forward or an in-page
-  // anchor (popstate) reach entries that may have lost them. Wrapping the two methods is how
-  // analytics scripts see route changes: popstate alone misses pushState, and the Navigation
-  // API is not in every browser. The tag is redone once the app's turn is over, so its router
-  // has finished with the address.
-  function startTagging() {
-    let timer;
-    const later = () => {
-      clearTimeout(timer);
-      timer = setTimeout(tag);
-    };
-    for (const m of ['pushState', 'replaceState']) {
-      const own = history[m];
-      history[m] = function (...args) {
-        const r = own.apply(this, args);
-        if (!changing) later();
-        return r;
-      };
-    }
-    addEventListener('popstate', later);
-    tag();
-  }
-
   /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). */
 
   function api(method, ...args) {
-    if (typeof api[method] != 'function') throw new TypeError(`Sharebar: no method "${method}"`);
+    if (typeof api[method] !== 'function') throw new TypeError(`Sharebar: no method "${method}"`);
     return api[method](...args);
   }
   api.render = host => host ? (bars.delete(host), render(host)) : scan();
-  api.shareUrl = (id, o) => shareUrl(id, opts(o || {}));
+  // A promise of the URL: the service may have to be loaded first.
+  api.shareUrl = (id, o) => known(id).then(() => shareUrl(id, opts(o || {})));
   api.share = (id, o = {}) => share(id, o, {
-    L: langIndex(o.lang || site && site.lang || document.documentElement.lang),
+    L: lang(o.lang || site && site.lang || document.documentElement.lang),
     theme: site && site.theme || 'auto',
-    status() {},
   });
   api.track = send;
   // Like-and-share from script: {url, title, actor, share}; never throws into the page.
@@ -541,14 +452,14 @@
 
   const queue = window.Sharebar && window.Sharebar.q || [];
   window.Sharebar = api;
-  landing();
-  loadCss();
+  // A shared link followed: its code is taken out of the address and reported.
+  if (new URLSearchParams(location.search).has(CONFIG.param)) clicks();
   scan();
   loadConfig();  // also with no bar on the page: it says whether to tag the address
   new MutationObserver(records => {
     // A data-sharebar attribute set, or elements added by the page (not the bars' own nodes,
     // dialogs, share prompts nor activity lists, which hold no new bars).
-    if (records.some(r => r.type == 'attributes' ||
+    if (records.some(r => r.type === 'attributes' ||
       [...r.addedNodes].some(n => n.closest && !n.closest('.sb,.sb-dlg,.sb-ask,.sb-feed')))) scan();
   }).observe(document.documentElement, { childList: true, subtree: true, attributeFilter: ['data-sharebar'] });
   // Like-and-share buttons, also those added later: the actions module does the rest.

@@ -13,7 +13,7 @@ from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from conftest import BeaconSender, Registered, make_app, register
-from widget_server import db, embed, platforms
+from widget_server import db, embed, platforms, sites
 from widget_server.assets import static_dir
 from widget_server.models import Site
 
@@ -25,8 +25,11 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     assert "/*@config@*/" not in plain.get_data(as_text=True)
     assert '"param":"_sb"' in plain.get_data(as_text=True)
     assert json.dumps(list(platforms.DEFAULT_SERVICES), separators=(",", ":")) in plain.get_data(as_text=True)
+    # Only behaviour: the services travel with the site's config, or in sharebar-services.js.
+    assert '"u":"https://service.weibo.com' not in plain.get_data(as_text=True)
+    everything = client.get("/static/sharebar-services.js").get_data(as_text=True)
     for service in platforms.SERVICE_IDS:
-        assert f'"{service}"' in plain.get_data(as_text=True)
+        assert f'"{service}":{{"k":' in everything
     zipped = client.get("/static/sharebar.js", headers={"Accept-Encoding": "gzip, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.data) == plain.data
@@ -62,6 +65,20 @@ def test_config_has_defaults(client: FlaskClient, site: Registered) -> None:
     assert body["site"]["services"] == list(platforms.DEFAULT_SERVICES)
     assert body["site"]["counts"] is False
     assert body["counts"] is None
+
+
+@pytest.mark.parametrize("site_lang,page_lang,expected", [
+    (None, "zh-TW", 1), (None, None, 2), (None, "xx", 2), ("zh-CN", "en", 0),
+])
+def test_config_carries_the_sites_services_in_one_language(app: Flask, client: FlaskClient, site: Registered,
+                                                           site_lang: str | None, page_lang: str | None,
+                                                           expected: int) -> None:
+    with app.app_context():
+        sites.update_settings(site.id, {"services": ["douban", "copy"], "lang": site_lang})
+    body = client.get("/v1/config", query_string={"site": site.key, "lang": page_lang}).get_json()
+    assert body["lang"] == expected and set(body["services"]) == {"douban", "copy"}
+    assert body["services"]["douban"]["n"] == platforms.registry()["douban"]["n"][expected]
+    assert body["activity"] is False and body["float_mobile"] == "reserve"
 
 
 def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: FlaskClient,
@@ -259,3 +276,13 @@ def test_leaderboard_and_activity_are_cached_whatever_else_the_query_says(app: F
     with Statements(app) as seen:
         other = client.get("/v1/leaderboard", query_string={"site": key, "order_by": "clickbacks"})
     assert other.status_code == 200 and any("daily_" in s for s in seen)
+
+
+def test_config_is_gzipped_for_browsers_that_take_it(client: FlaskClient, site: Registered) -> None:
+    query = {"site": site.key, "url": "https://example.com/a", "lang": "zh-CN"}
+    plain = client.get("/v1/config", query_string=query)
+    zipped = client.get("/v1/config", query_string=query, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+    assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
+    assert len(zipped.data) < 2500  # the default bar's services, one language, brand marks

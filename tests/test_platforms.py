@@ -19,7 +19,8 @@ PRODUCT_IDS = (
 DEAD_IDS = ("googleplus", "gplus", "google", "tencentweibo", "tqq", "renren", "kaixin001",
             "kaixin", "stumbleupon")
 DEAD_HOSTS = ("plus.google.com", "t.qq.com", "renren.com", "kaixin001.com", "stumbleupon.com")
-GZIP_BUDGET = 2500
+GZIP_BUDGET = 6000  # all 25 services, brand marks included (sharebar-services.js)
+DEFAULT_BAR_GZIP_BUDGET = 2200  # the 8 default services in one language (/v1/config)
 
 # What each platform documents today: (scheme, host, path, query keys). Sources are noted
 # beside each entry in widget_server/platforms.py.
@@ -204,9 +205,9 @@ def test_colours_keep_three_to_one_in_both_themes(service_id: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda s: s.id)
-def test_three_names_and_an_icon_or_glyph(service: Service) -> None:
+def test_three_names_and_one_mark_icon_or_glyph(service: Service) -> None:
     assert len(service.names) == 3 and all(n.strip() for n in service.names)
-    assert service.icon or service.glyph
+    assert [service.mark, service.icon, service.glyph].count(None) == 2
     if service.glyph is not None:
         assert 0 < len(service.glyph) <= 2
     if service.icon is not None:
@@ -232,3 +233,15 @@ def test_registry_is_json_and_within_the_gzip_budget() -> None:
     text = json.dumps(registry(), ensure_ascii=False, separators=(",", ":"))
     assert json.loads(text) == registry()
     assert len(gzip.compress(text.encode("utf-8"), 9)) < GZIP_BUDGET
+
+
+def test_default_bar_in_one_language_is_what_a_config_carries() -> None:
+    entries = registry(0, platforms.DEFAULT_SERVICES)
+    assert set(entries) == set(platforms.DEFAULT_SERVICES)  # the bar keeps its own order
+    assert entries["weibo"]["n"] == "微博" and registry(2, ["weibo"])["weibo"]["n"] == "Weibo"
+    text = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
+    assert len(gzip.compress(text.encode("utf-8"), 9)) < DEFAULT_BAR_GZIP_BUDGET
+
+
+def test_unknown_ids_are_left_out_of_a_partial_registry() -> None:
+    assert list(registry(2, ["nope", "x", "x"])) == ["x"]

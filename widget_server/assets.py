@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import rcssmin
 import rjsmin
@@ -19,6 +20,7 @@ from flask import Response, request
 from . import platforms, urls, verbs
 
 CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
+SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
 MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
 
@@ -58,15 +60,40 @@ def servable(name: str) -> bool:
 
 
 def widget_config() -> str:
-    """What the widget must agree on with the server, as the JS literal it is built with:
-    the service registry, the default bar, and which query parameters do not name a page."""
+    """What the widget must agree on with the server, as the JS literal it is built with: the
+    default bar and which query parameters do not name a page. The services themselves come
+    with the site's config (:func:`config_services`), or all at once in sharebar-services.js."""
     config = {
-        "services": platforms.registry(),
         "defaults": list(platforms.DEFAULT_SERVICES),
         "tracking": js_regexp_source(urls.TRACKING.pattern),
         "param": urls.SHARE_PARAM,
     }
     return json.dumps(config, ensure_ascii=False, separators=(",", ":"))
+
+
+LANGS = ("zh-CN", "zh-TW", "en")  # the widget's languages, in the order of its names
+
+
+def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, object]:
+    """What ``/v1/config`` adds for the widget, so that only what a bar draws travels: the
+    site's services (templates, brand marks, colours) with their names in one language (the
+    site's choice, else ``page_lang`` the widget read from the page, else English), that
+    language as ``lang`` (an index of :data:`LANGS`), and whether the site publishes its
+    recent activity (``activity``: the widget asks for none otherwise), and how a float bar
+    behaves below 600 px (``float_mobile``)."""
+    chosen = bar.get("lang") if bar.get("lang") in LANGS else page_lang
+    lang = LANGS.index(chosen) if chosen in LANGS else 2
+    return {
+        "lang": lang,
+        "services": platforms.registry(lang, bar.get("services") or platforms.DEFAULT_SERVICES),
+        "activity": bar.get("public_activity") is True,
+        "float_mobile": bar.get("float_mobile", "reserve"),
+    }
+
+
+def services_config() -> str:
+    """The whole registry, all names, as the JS literal sharebar-services.js is built with."""
+    return json.dumps(platforms.registry(), ensure_ascii=False, separators=(",", ":"))
 
 
 def verbs_config() -> str:
@@ -91,6 +118,8 @@ def _transform(name: str, text: str) -> str:
             text = text.replace(CONFIG_MARK, widget_config())
         if VERBS_MARK in text:
             text = text.replace(VERBS_MARK, verbs_config())
+        if SERVICES_MARK in text:
+            text = text.replace(SERVICES_MARK, services_config())
         return str(rjsmin.jsmin(text))
     if name.endswith(".css"):
         return str(rcssmin.cssmin(text))
@@ -109,6 +138,25 @@ def build(name: str) -> Asset:
     asset = Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:20], mimetype)
     _built[name] = (mtime, asset)
     return asset
+
+
+COMPRESSIBLE = ("application/json", "application/problem+json")
+MIN_COMPRESS = 256  # below this, gzip's own header and footer eat the gain
+
+
+def compress(response: Response) -> Response:
+    """``response`` gzipped when the browser takes gzip and it is JSON worth compressing (the
+    config with the site's services is a third of what a page fetches before a click)."""
+    if (response.mimetype not in COMPRESSIBLE or response.direct_passthrough or response.status_code != 200
+            or "Content-Encoding" in response.headers or request.accept_encodings.quality("gzip") <= 0):
+        return response
+    body = response.get_data()
+    if len(body) < MIN_COMPRESS:
+        return response
+    response.set_data(gzip.compress(body, 6, mtime=0))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 def send(asset: Asset) -> Response:

@@ -36,7 +36,9 @@ def open_cors(response: Response) -> Response:
     response.headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
     # Lets a site's own performance monitoring see what the bar costs it.
     response.headers.setdefault("Timing-Allow-Origin", "*")
-    return response
+    # The widget waits as long as a 429 or 503 asks before it retries a beacon.
+    response.headers.setdefault("Access-Control-Expose-Headers", "Retry-After")
+    return assets.compress(response)
 
 
 @bp.get("/static/sharebar.js")
@@ -91,7 +93,7 @@ def site_config() -> Response:
         if url:
             with db.engine().connect() as conn:
                 counts = stats.page_counts(conn, site.id, url)
-    response = jsonify(site=widget_settings(bar), counts=counts)
+    response = jsonify(site=widget_settings(bar), counts=counts, **assets.config_services(bar, request.args.get("lang")))
     response.headers["Cache-Control"] = "public, max-age=60"
     return response
 

@@ -157,7 +157,12 @@ def schemas() -> Schema:
         "Counts": obj({"url": STRING, "total": COUNT, "services": {"type": "object", "additionalProperties": COUNT}},
                       ["url", "total", "services"]),
         "SiteConfig": obj({"site": {"type": "object", "properties": {"services": {"type": "array", "items": STRING}}},
-                           "counts": {"oneOf": [ref("Counts"), {"type": "null"}]}}, ["site", "counts"]),
+                           "counts": {"oneOf": [ref("Counts"), {"type": "null"}]},
+                           "lang": {"enum": [0, 1, 2], "description": "the names' language: zh-CN, zh-TW, en"},
+                           "services": {"type": "object", "additionalProperties": {"type": "object"},
+                                        "description": "the site's services as the widget draws them (platforms.registry)"},
+                           "activity": {"type": "boolean"}, "float_mobile": {"enum": ["reserve", "collapse"]}},
+                          ["site", "counts"]),
         "QueryEcho": QUERY_ECHO,
         "Aggregate": results({"type": "object", "additionalProperties": obj({"value": METRIC_VALUE}, ["value"])}),
         "Timeseries": results({"type": "array", "items": {"type": "object", "required": ["date"], "properties": {
@@ -278,7 +283,9 @@ def embed_paths() -> Schema:
                 "304": {"description": "Not modified (If-None-Match)."}, "404": problem("No such file.")}}},
         "/v1/config": {"get": {"summary": "A site's bar defaults (and the page's counts when shown)", "tags": ["embed"],
                                "parameters": [SITE_KEY, param("url", "A page whose counts to add; not one of "
-                                                              "the site's pages only costs the counts.", STRING)],
+                                                              "the site's pages only costs the counts.", STRING),
+                                              param("lang", "The page's language (zh-CN, zh-TW, en); another "
+                                                    "value means English. The site's own choice wins.", STRING)],
                                "responses": {"200": ok("The defaults.", ref("SiteConfig")), **key_errors}}},
         "/v1/events": {
             "post": {"summary": "Record a share or click-back beacon", "tags": ["embed"],

@@ -18,17 +18,25 @@ Names are (zh-CN, zh-TW, en). For the sharing kinds the widget composes "分享�
 Colours are the brands' own; :func:`registry` adjusts them with :func:`accessible` so that
 white on ``c`` and ``d`` on the dark surface both reach 3:1 (WCAG 2 contrast).
 
-Icons are original, hand-drawn path data for a 24x24 viewBox (filled, nonzero rule), or a
-short monogram ``glyph``. No icon data here is copied from any other project.
+Brand marks come from ``simple-icons-pack`` (CC0), read when the server builds what it serves
+(:mod:`widget_server.marks`): a service names its mark by the set's slug (``mark``). Where the
+set has no mark (LinkedIn, Tieba) the service has a short monogram ``glyph``; copy, print,
+email, SMS and the Web Share API keep generic symbols drawn for Sharebar (``icon``, path data
+for a 24x24 viewBox).
 
 Services that no longer exist (Google+, Tencent Weibo, Renren, Kaixin001, StumbleUpon) are
 deliberately absent.
 """
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Literal
+
+from . import marks
 
 Kind = Literal["popup", "link", "qr", "copy", "print", "native", "fediverse"]
 Names = tuple[str, str, str]
@@ -52,8 +60,9 @@ class Service:
     """One share target.
 
     ``template`` is set exactly for the kinds ``popup``, ``link`` and ``fediverse``; every
-    service has an ``icon`` (SVG path data) or a ``glyph`` (monogram text), and ``popup`` is the
-    suggested window size for the ``popup`` and ``fediverse`` kinds.
+    service has exactly one of ``mark`` (a simple-icons slug), ``icon`` (generic SVG path data)
+    and ``glyph`` (monogram text), and ``popup`` is the suggested window size for the ``popup``
+    and ``fediverse`` kinds.
     """
 
     id: str
@@ -64,117 +73,96 @@ class Service:
     icon: str | None = None
     glyph: str | None = None
     popup: tuple[int, int] | None = None
+    mark: str | None = None
 
 
 def _popup(
-    id: str, template: str, names: Names, colour: str, *, glyph: str | None = None,
-    icon: str | None = None, size: tuple[int, int] = _SMALL,
+    id: str, template: str, names: Names, colour: str, *, mark: str | None = None,
+    glyph: str | None = None, size: tuple[int, int] = _SMALL,
 ) -> Service:
     """A service whose share page the widget opens in a popup window."""
-    return Service(id, "popup", template, names, colour, icon, glyph, size)
+    return Service(id, "popup", template, names, colour, None, glyph, size, mark)
 
 
-# Icons drawn by hand for Sharebar on a 24x24 grid; holes use the opposite winding.
+# Generic symbols drawn by hand for Sharebar on a 24x24 grid; holes use the opposite winding.
 _ENVELOPE = "M3 6h18l-9 7zm0 2.5 9 7 9-7V18H3z"
 _BUBBLE = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"
 _TWO_SHEETS = "M4 4h11v3.5H7.5V15H4zm5 5h11v11H9z"
 _PRINTER = "M7 3h10v4H7zM3 8h18v8h-3v-3H6v3H3zm4 6h10v7H7z"
 _SHARE_ARROW = "M12 2l5 5h-3.5v8h-3V7H7zM4 11h4v2H6v7h12v-7h-2v-2h4v11H4z"
-_TWO_CHAT_BUBBLES = (
-    "M2.5 9a6.5 5.5 0 1 0 13 0a6.5 5.5 0 1 0-13 0zM5 13l-1 3.5 4-2z"
-    "M12.7 16.5a4.8 4 0 1 0 9.6 0a4.8 4 0 1 0-9.6 0zm7.6 2.5 1 2.5-3-1.3z"
-)
-_STAR = "M12 2.1l2.5 7 7.5.3-5.9 4.5 2.1 7.2-6.2-4.2-6.2 4.2 2.1-7.2-5.9-4.5 7.5-.3z"
-_PAPER_PLANE = "M2 11l19-8-3 17-6-4-3 4v-6l8-7-10 6z"
-_EYE_AND_WAVES = (
-    "M2 14.5a8 6 0 1 0 16 0a8 6 0 1 0-16 0zm9.5 0a2.5 2.5 0 1 1-5 0a2.5 2.5 0 1 1 5 0z"
-    "M16 .5a7.5 7.5 0 0 1 7.5 7.5h-2A5.5 5.5 0 0 0 16 2.5zm0 3.7a3.8 3.8 0 0 1 3.8 3.8H18"
-    "A2 2 0 0 0 16 6z"
-)
-_BEAN = "M4 3h16v2H4zm2 4h12v6H6zm2 2v2h8V9zm0 6h2l1 3H9zm6 0h2l-1 3h-2zM3 19h18v2H3z"
-_PAW = (
-    "M7 16a5 4.2 0 1 0 10 0a5 4.2 0 1 0-10 0zM3.5 10a2 2.6 0 1 0 4 0a2 2.6 0 1 0-4 0z"
-    "M7.4 6a2.1 2.8 0 1 0 4.2 0a2.1 2.8 0 1 0-4.2 0zm5 0a2.1 2.8 0 1 0 4.2 0a2.1 2.8 0 1 0-4.2 0z"
-    "M16.5 10a2 2.6 0 1 0 4 0a2 2.6 0 1 0-4 0z"
-)
-_BUTTERFLY = (
-    "M12 11C9 6 4 3 3 5s1 7 4 8c-2 1-3 4 0 5s4-2 5-5c1 3 2 6 5 5s2-4 0-5"
-    "c3-1 5-6 4-8s-6 1-9 6z"
-)
-
 SERVICES: tuple[Service, ...] = (
     # open.weibo.com share button (service.weibo.com/share/share.php: url, title, pic); the
     # text follows Weibo's own conventions, topics as #话题# and mentions as @账号.
     _popup("weibo", "https://service.weibo.com/share/share.php?url={url}"
            "&title={title}{tags_weibo}{via_at}&pic={image}",
-           ("微博", "微博", "Weibo"), "#E6162D", icon=_EYE_AND_WAVES, size=(650, 520)),
+           ("微博", "微博", "Weibo"), "#E6162D", mark="sinaweibo", size=(650, 520)),
     # WeChat has no web share URL: the widget shows a QR code the server renders.
-    Service("wechat", "qr", None, ("微信", "微信", "WeChat"), "#07C160", _TWO_CHAT_BUBBLES),
+    Service("wechat", "qr", None, ("微信", "微信", "WeChat"), "#07C160", mark="wechat"),
     # QQ Connect "分享到QQ" button snippet (widget/shareqq: url, title, desc, summary, pics,
     # site); desc is the sharer's own words, left for the reader to write.
     _popup("qq", "https://connect.qq.com/widget/shareqq/index.html?url={url}&title={title}"
-           "&summary={summary}&pics={image}", ("QQ", "QQ", "QQ"), "#12B7F5", glyph="QQ",
+           "&summary={summary}&pics={image}", ("QQ", "QQ", "QQ"), "#12B7F5", mark="qq",
            size=(720, 560)),
     # QZone "分享到QQ空间" button snippet (cgi_qzshare_onekey: url, title, desc, summary, pics).
     _popup("qzone", "https://sns.qzone.qq.com/cgi-bin/qzshare/cgi_qzshare_onekey?url={url}"
            "&title={title}&summary={summary}&pics={image}", ("QQ空间", "QQ空間", "Qzone"),
-           "#FECE00", icon=_STAR, size=(720, 560)),
+           "#FECE00", mark="qzone", size=(720, 560)),
     # Douban "推荐到豆瓣" (share/service: href, name, text, image).
     _popup("douban", "https://www.douban.com/share/service?href={url}&name={title}"
-           "&text={summary}&image={image}", ("豆瓣", "豆瓣", "Douban"), "#007722", icon=_BEAN),
+           "&text={summary}&image={image}", ("豆瓣", "豆瓣", "Douban"), "#007722", mark="douban"),
     # Baidu Tieba share API (openShareApi: url, title, desc, pic).
     _popup("tieba", "https://tieba.baidu.com/f/commit/share/openShareApi?url={url}"
            "&title={title}&desc={summary}&pic={image}", ("百度贴吧", "百度貼吧", "Baidu Tieba"),
-           "#2932E1", icon=_PAW),
+           "#2932E1", glyph="贴"),
     # Facebook's share button opens sharer.php with u; the documented dialog/share needs an
     # app_id, and title, text and image come from the page's Open Graph tags either way.
     _popup("facebook", "https://www.facebook.com/sharer/sharer.php?u={url}",
-           ("Facebook", "Facebook", "Facebook"), "#0866FF", glyph="f"),
+           ("Facebook", "Facebook", "Facebook"), "#0866FF", mark="facebook"),
     # docs.x.com, Post button web intent (x.com/intent/tweet: text, url, hashtags, via).
     _popup("x", "https://x.com/intent/tweet?url={url}&text={title}&via={via}"
-           "&hashtags={hashtags}", ("X（推特）", "X（推特）", "X"), "#000000", glyph="X"),
+           "&hashtags={hashtags}", ("X（推特）", "X（推特）", "X"), "#000000", mark="x"),
     # LinkedIn "Share on LinkedIn" (sharing/share-offsite: url; the rest from Open Graph).
     _popup("linkedin", "https://www.linkedin.com/sharing/share-offsite/?url={url}",
            ("领英", "LinkedIn", "LinkedIn"), "#0A66C2", glyph="in"),
     # Reddit's submit form (r2 GET_submit: url, title).
     _popup("reddit", "https://www.reddit.com/submit?url={url}&title={title}",
-           ("Reddit", "Reddit", "Reddit"), "#FF4500", glyph="r/", size=_LARGE),
+           ("Reddit", "Reddit", "Reddit"), "#FF4500", mark="reddit", size=_LARGE),
     # core.telegram.org/widgets/share, custom buttons (t.me/share/url: url, text).
     _popup("telegram", "https://t.me/share/url?url={url}&text={title}",
-           ("Telegram", "Telegram", "Telegram"), "#26A5E4", icon=_PAPER_PLANE),
+           ("Telegram", "Telegram", "Telegram"), "#26A5E4", mark="telegram"),
     # WhatsApp Click to Chat FAQ: wa.me/?text= with no number lets the reader pick a chat.
     _popup("whatsapp", "https://wa.me/?text={title}%20{url}",
-           ("WhatsApp", "WhatsApp", "WhatsApp"), "#25D366", glyph="W"),
+           ("WhatsApp", "WhatsApp", "WhatsApp"), "#25D366", mark="whatsapp"),
     # developers.line.biz, LINE Social Plugins share button, custom icon (url, text).
     _popup("line", "https://social-plugins.line.me/lineit/share?url={url}&text={title}",
-           ("LINE", "LINE", "LINE"), "#06C755", glyph="L"),
+           ("LINE", "LINE", "LINE"), "#06C755", mark="line"),
     # developers.pinterest.com Save button (pin/create/button: url, media, description).
     _popup("pinterest", "https://www.pinterest.com/pin/create/button/?url={url}"
            "&media={image}&description={title}", ("Pinterest", "Pinterest", "Pinterest"),
-           "#E60023", glyph="P", size=_LARGE),
+           "#E60023", mark="pinterest", size=_LARGE),
     # dev.vk.com publications: share widget, simplified link vk.com/share.php (url, title, image).
     _popup("vk", "https://vk.com/share.php?url={url}&title={title}&image={image}",
-           ("VK", "VK", "VK"), "#0077FF", glyph="VK", size=(650, 570)),
+           ("VK", "VK", "VK"), "#0077FF", mark="vk", size=(650, 570)),
     # Tumblr share button docs (widgets/share/tool: posttype, canonicalUrl, title, caption, tags).
     _popup("tumblr", "https://www.tumblr.com/widgets/share/tool?posttype=link"
            "&canonicalUrl={url}&title={title}&caption={summary}&tags={hashtags}",
-           ("Tumblr", "Tumblr", "Tumblr"), "#001935", glyph="t", size=(540, 600)),
+           ("Tumblr", "Tumblr", "Tumblr"), "#001935", mark="tumblr", size=(540, 600)),
     # news.ycombinator.com bookmarklet (submitlink: u, t).
     _popup("hackernews", "https://news.ycombinator.com/submitlink?u={url}&t={title}",
-           ("Hacker News", "Hacker News", "Hacker News"), "#FF6600", glyph="Y", size=_LARGE),
+           ("Hacker News", "Hacker News", "Hacker News"), "#FF6600", mark="ycombinator", size=_LARGE),
     # Mastodon's own /share page (shares controller: title, text, url joined into the post);
     # the widget asks for the reader's server and goes there directly.
     Service("mastodon", "fediverse", "/share?text={title}%20{url}",
-            ("Mastodon", "Mastodon", "Mastodon"), "#6364FF", None, "M", _SMALL),
+            ("Mastodon", "Mastodon", "Mastodon"), "#6364FF", popup=_SMALL, mark="mastodon"),
     # docs.bsky.app, action intent links (bsky.app/intent/compose: text).
     _popup("bluesky", "https://bsky.app/intent/compose?text={title}%20{url}",
-           ("Bluesky", "Bluesky", "Bluesky"), "#1185FE", icon=_BUTTERFLY),
+           ("Bluesky", "Bluesky", "Bluesky"), "#1185FE", mark="bluesky"),
     # Meta developer docs, Threads web intents (threads.com/intent/post: text, url).
     _popup("threads", "https://www.threads.com/intent/post?text={title}&url={url}",
-           ("Threads", "Threads", "Threads"), "#000000", glyph="@"),
+           ("Threads", "Threads", "Threads"), "#000000", mark="threads"),
     # dev.xing.com share button docs (spi/shares/new: url).
     _popup("xing", "https://www.xing.com/spi/shares/new?url={url}",
-           ("XING", "XING", "XING"), "#006567", glyph="Xi"),
+           ("XING", "XING", "XING"), "#006567", mark="xing"),
     # RFC 6068 mailto: (subject, body).
     Service("email", "link", "mailto:?subject={title}&body={url}",
             ("邮件", "郵件", "Email"), "#6E6E73", _ENVELOPE),
@@ -193,31 +181,51 @@ DEFAULT_SERVICES: tuple[str, ...] = (
 )
 
 
-def registry() -> dict[str, dict[str, RegistryValue]]:
-    """The compact, JSON-serialisable registry the widget embeds, keyed by service ID.
+def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[str, dict[str, RegistryValue]]:
+    """The compact, JSON-serialisable registry the widget draws from, keyed by service ID.
 
-    Insertion order is :data:`SERVICES` order. Each entry has ``k`` (kind), ``n`` (names),
-    ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on the dark surface), and,
-    when present, ``u`` (template), ``i`` (icon path), ``g`` (glyph) and ``w`` (popup size).
+    Insertion order is :data:`SERVICES` order; ``ids`` keeps only those services (unknown ones
+    are left out). Each entry has ``k`` (kind), ``n`` (names, or with ``lang`` 0, 1 or 2 only
+    that language's name), ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on
+    the dark surface), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
+    else a generic symbol), ``g`` (glyph) and ``w`` (popup size). Should the installed set lack
+    a service's mark, the service gets the first letter of its English name as a monogram,
+    and the log one warning.
     """
-    return {service.id: _entry(service) for service in SERVICES}
+    wanted = None if ids is None else set(ids)
+    return {service.id: _entry(service, lang) for service in SERVICES if wanted is None or service.id in wanted}
 
 
-def _entry(service: Service) -> dict[str, RegistryValue]:
-    """One service in the registry's compact form, empty fields left out."""
+@lru_cache(maxsize=None)
+def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
+    """One service in the registry's compact form, empty fields left out; made once per
+    service and language (colour adjustment and marks cost milliseconds), so callers must
+    not change it."""
     entry: dict[str, RegistryValue] = {"k": service.kind}
     if service.template is not None:
         entry["u"] = service.template
-    entry["n"] = list(service.names)
+    entry["n"] = list(service.names) if lang is None else service.names[lang]
     entry["c"] = accessible(service.colour, LIGHT_SURFACE, MIN_CONTRAST)
     entry["d"] = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
-    if service.icon is not None:
-        entry["i"] = service.icon
-    if service.glyph is not None:
-        entry["g"] = service.glyph
+    icon, glyph = service.icon, service.glyph
+    if service.mark is not None:
+        try:
+            icon = marks.mark_path(service.mark)
+        except marks.MissingMark:
+            _warn_once(f"simple-icons has no mark {service.mark!r} for {service.id}: drawn as a monogram")
+            glyph = service.names[2][0]
+    if icon is not None:
+        entry["i"] = icon
+    if glyph is not None:
+        entry["g"] = glyph
     if service.popup is not None:
         entry["w"] = list(service.popup)
     return entry
+
+
+@lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    logging.getLogger(__name__).warning(message)
 
 
 def contrast_ratio(a: str, b: str) -> float:

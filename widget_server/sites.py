@@ -19,6 +19,7 @@ BAR_DEFAULTS: dict[str, Any] = {
     "theme": "auto",
     "size": "medium",
     "layout": "inline",
+    "float_mobile": "reserve",  # a float bar below 600 px: "reserve" room under the page, or "collapse"
     "counts": False,
     "lang": None,
     "address_bar": False,  # tag the address so links copied from it are attributed
@@ -67,7 +68,7 @@ def create_site(name: str, domains: list[str]) -> Site:
 
 CHOICES: dict[str, tuple[object, ...]] = {
     "theme": ("auto", "light", "dark"), "size": ("small", "medium", "large"),
-    "layout": ("inline", "float"), "lang": (None, "zh-CN", "zh-TW", "en"),
+    "layout": ("inline", "float"), "float_mobile": ("reserve", "collapse"), "lang": (None, "zh-CN", "zh-TW", "en"),
 }
 FLAGS = ("counts", "address_bar", "public_leaderboard", "anonymous_actions", "public_activity", "public_names")
 

@@ -26,9 +26,10 @@ import pytest
 from flask import Flask, Response
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from conftest import Registered, make_app, register, table_rows
-from widget_server import db
-from widget_server.models import Site
+from sqlalchemy import text
+
+from conftest import Registered, make_app, register
+from widget_server import db, sites
 
 CHROMIUM = os.environ.get("WIDGET_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -102,18 +103,18 @@ class Live:
         return self.host.add(path, self.page_html(bars, **html), headers)
 
     def set_site_settings(self, **settings: Any) -> None:
-        """Change the site's bar defaults, as the dashboard would."""
+        """Change the site's settings the one validated way (``sites.update_settings``, as the
+        CLI and the dashboard do): a bad name or value fails the test here."""
         with self.app.app_context():
-            row = db.session().get(Site, self.site.id)
-            assert row is not None
-            row.settings = {**(row.settings or {}), **settings}
-            db.session().commit()
+            sites.update_settings(self.site.id, settings)
 
     def shares(self) -> list[tuple[str, str]]:
         """(service, page URL) of every stored share event, sorted: beacons sent one after
-        another may arrive in any order."""
-        urls = {row.id: row.url for row in table_rows(self.app, "pages")}
-        return sorted((row.service, urls[row.page_id]) for row in table_rows(self.app, "events") if row.type == "share")
+        another may arrive in any order. One query, so that a beacon stored meanwhile is
+        either wholly in the answer or wholly out of it."""
+        query = text("SELECT e.service, p.url FROM events e JOIN pages p ON p.id = e.page_id WHERE e.type = 'share'")
+        with self.app.app_context(), db.engine().connect() as conn:
+            return sorted((row.service, row.url) for row in conn.execute(query))
 
     def wait_for_shares(self, count: int, timeout: float = 15.0, settle: float = 0.15) -> list[tuple[str, str]]:
         """The share events once there are ``count``; a little longer to catch any extra."""
@@ -158,6 +159,7 @@ def browser() -> Iterator[Any]:
 # A desktop Chrome user agent: HeadlessChrome is (rightly) treated as a bot by the server.
 DESKTOP_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/156.0.0.0 Safari/537.36")
+THIRD_PARTY = re.compile(r"^(?!http://(?:127\.0\.0\.1|localhost)[:/])")  # every URL but ours
 THIRD_PARTY_PAGE = "<!doctype html><title>third party</title><p>platform stand-in</p>"
 SHOWN = "[data-sharebar] > .sb:not([hidden])"  # a drawn bar, once its stylesheet is in
 
@@ -172,6 +174,30 @@ def wait_for(probe: Callable[[], Any], timeout: float = 5.0, what: str = "a cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
+
+
+def pumped(page: Any, probe: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+    """``wait_for`` that lets Playwright run meanwhile: a routed request (the tab's stand-ins,
+    a test's own route on the beacon URL) is served only while the test is inside a
+    Playwright call."""
+    def probe_and_pump() -> Any:
+        value = probe()
+        if not value:
+            page.wait_for_timeout(50)
+        return value
+    return wait_for(probe_and_pump, timeout, what)
+
+
+# Records CSP violations, for pages served with strict_csp().
+VIOLATIONS = """window.__violations = [];
+document.addEventListener('securitypolicyviolation', e =>
+  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"""
+
+
+def strict_csp(server: str) -> dict[str, str]:
+    """Headers of a page that allows nothing but the widget server, and no inline anything."""
+    return {"Content-Security-Policy": f"default-src 'none'; script-src {server}; style-src {server}; "
+                                       f"img-src {server}; connect-src {server}"}
 
 
 def poll(page: Any, expression: str, arg: Any = None, timeout: float = 5.0) -> Any:
@@ -203,6 +229,7 @@ class Tab:
     page: Any
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # console.warn, e.g. the widget's one warning
     opened: list[Any] = field(default_factory=list)  # pages opened by the page (popups, tabs)
     cookies_set: list[str] = field(default_factory=list)  # Set-Cookie headers of any response
 
@@ -239,13 +266,17 @@ def new_tab(browser: Any, **options: Any) -> Tab:
             tab.cookies_set.append(f"{answer.url}: {cookie}")
 
     # No request may leave the machine: the platforms' pages are stood in for. Local requests
-    # are not routed at all, so a beacon never waits for the test thread to serve its route
-    # (a test sleeping while it polls the database would otherwise hold it back).
-    context.route(lambda url: not url.startswith(("http://127.0.0.1:", "http://localhost:")), stand_in)
+    # are not routed at all, so a beacon never waits for the test thread to serve its route (a
+    # test sleeping while it polls the database would otherwise hold it back). A pattern, not
+    # a Python predicate: Playwright matches a pattern in the browser's driver, but must pause
+    # every request until this thread has run a predicate, which it does only while inside a
+    # Playwright call.
+    context.route(THIRD_PARTY, stand_in)
     context.on("request", lambda request: tab.requests.append(request.url))
     context.on("response", response)
     context.on("page", lambda opened: tab.opened.append(opened))
-    page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else None)
+    page.on("console", lambda message: tab.errors.append(message.text) if message.type == "error" else
+            tab.warnings.append(message.text) if message.type == "warning" else None)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
     return tab
 

@@ -7,17 +7,7 @@ from urllib.parse import urlsplit
 
 from widget_server import platforms
 
-from .conftest import Live, Tab, poll, wait_for
-
-VIOLATIONS = """window.__violations = [];
-document.addEventListener('securitypolicyviolation', e =>
-  window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"""
-
-
-def strict_csp(server: str) -> dict[str, str]:
-    return {"Content-Security-Policy": f"default-src 'none'; script-src {server}; style-src {server}; "
-                                       f"img-src {server}; connect-src {server}"}
-
+from .conftest import VIOLATIONS, Live, Tab, poll, strict_csp, wait_for
 
 def test_bar_works_under_a_strict_csp(live: Live, tab: Tab) -> None:
     tab.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=f"http://localhost:{live.host.port}")
@@ -54,10 +44,15 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
     url = live.add_page("/quiet", f'<div data-sharebar></div><div data-sharebar data-services="{everything}"></div>')
     page = tab.goto(url, bars=2)
     page.wait_for_load_state("networkidle")
+    # The second bar names services beyond the site's: the whole registry, once.
+    assert server_requests(tab, live, url) == [
+        "/static/sharebar-services.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
     page.locator("[data-sharebar] [data-service=weibo]").first.hover()
-    page.keyboard.press("Tab")  # focus, hover: not a click
+    page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
-    assert server_requests(tab, live, url) == ["/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+    assert server_requests(tab, live, url) == [
+        "/static/sharebar-services.js", "/static/sharebar-share.js", "/static/sharebar.css", "/static/sharebar.js",
+        "/v1/config"]
 
 
 def test_counts_are_one_more_request_only_when_the_config_has_none(live: Live, tab: Tab, tabs: Any) -> None:

@@ -62,8 +62,8 @@ def test_share_urls_follow_the_registry_templates(live: Live, tab: Tab) -> None:
     full = {"url": "https://localhost/文章/1?a=1&b=2", "image": "https://localhost/封面.png", **ATTRS}
     bare = {"url": "https://localhost/p", "title": "Only a title"}
     ids = [s.id for s in platforms.SERVICES if s.kind in URL_KINDS]
-    urls = page.evaluate("([ids, full, bare]) => ids.map(id => [Sharebar.shareUrl(id, full), Sharebar.shareUrl(id, bare)])",
-                         [ids, full, bare])
+    urls = page.evaluate("([ids, full, bare]) => Promise.all(ids.map(id => "
+                         "Promise.all([Sharebar.shareUrl(id, full), Sharebar.shareUrl(id, bare)])))", [ids, full, bare])
     absolute_url = "https://localhost/%E6%96%87%E7%AB%A0/1?a=1&b=2"  # as new URL() writes it
     for service_id, (shared, minimal) in zip(ids, urls):
         assert_same_share(shared, expected_share_url(service_id, absolute_url, "https://localhost/%E5%B0%81%E9%9D%A2.png"))

@@ -1,0 +1,26 @@
+// ESLint for the widget (static/) and its unit tests (tests/js/): the recommended rules and
+// strict equality. `npm ci && npx eslint .` (run by .ci/run).
+'use strict';
+
+const js = require('@eslint/js');
+const globals = require('globals');
+
+module.exports = [
+  { ignores: ['node_modules/', '.venv/', 'bench/out/'] },
+  js.configs.recommended,
+  {
+    files: ['static/**/*.js'],
+    languageOptions: {
+      ecmaVersion: 2020,
+      sourceType: 'script',
+      // sharebar.js also exports its pure functions to Node when `module` exists.
+      globals: { ...globals.browser, module: 'readonly' },
+    },
+    rules: { eqeqeq: ['error', 'always', { null: 'ignore' }] },
+  },
+  {
+    files: ['tests/js/**/*.js', 'eslint.config.js'],
+    languageOptions: { ecmaVersion: 2022, sourceType: 'commonjs', globals: globals.node },
+    rules: { eqeqeq: ['error', 'always', { null: 'ignore' }] },
+  },
+];

@@ -1,0 +1,81 @@
+"""Brand marks: every service the simple-icons set covers is drawn with the set's own mark,
+rounded without drift; monograms only where the set has none; generic symbols stay generic."""
+from __future__ import annotations
+
+import pytest
+from simple_icons_pack import get_icon
+
+from widget_server import marks, platforms
+from widget_server.platforms import SERVICES, Service, registry
+
+# Where the set has a mark for a service, under which slug (checked against the set below).
+SET_SLUGS = {
+    "weibo": "sinaweibo", "wechat": "wechat", "qq": "qq", "qzone": "qzone", "douban": "douban",
+    "facebook": "facebook", "x": "x", "reddit": "reddit", "telegram": "telegram",
+    "whatsapp": "whatsapp", "line": "line", "pinterest": "pinterest", "vk": "vk",
+    "tumblr": "tumblr", "hackernews": "ycombinator", "mastodon": "mastodon",
+    "bluesky": "bluesky", "threads": "threads", "xing": "xing",
+}
+NOT_IN_SET = {"linkedin", "tieba"}
+GENERIC = {"email", "sms", "copy", "print", "native"}
+
+
+def test_every_service_is_accounted_for() -> None:
+    assert set(SET_SLUGS) | NOT_IN_SET | GENERIC == platforms.SERVICE_IDS
+
+
+@pytest.mark.parametrize("service_id", NOT_IN_SET)
+def test_the_set_really_lacks_the_monogram_services(service_id: str) -> None:
+    assert get_icon(service_id) is None
+    assert next(s for s in SERVICES if s.id == service_id).glyph
+
+
+@pytest.mark.parametrize("service_id,slug", SET_SLUGS.items())
+def test_a_service_the_set_covers_is_drawn_with_its_mark(service_id: str, slug: str) -> None:
+    assert get_icon(slug) is not None
+    drawn = registry(2, [service_id])[service_id]
+    assert "g" not in drawn, "a monogram where the set has a mark"
+    theirs = marks.points(marks.parse(marks.set_path(slug)))
+    ours = marks.points(marks.parse(str(drawn["i"])))
+    assert len(ours) == len(theirs)
+    # Rounded to one decimal against the rounded current point: no drift along the path.
+    assert max(max(abs(a - c), abs(b - d)) for (a, b), (c, d) in zip(ours, theirs)) <= 0.05 + 1e-9
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s.id in GENERIC], ids=lambda s: s.id)
+def test_generic_controls_keep_generic_symbols(service: Service) -> None:
+    assert service.mark is None and service.icon
+
+
+def test_rounding_keeps_shape_and_shrinks_the_path() -> None:
+    original = marks.set_path("sinaweibo")
+    assert len(marks.mark_path("sinaweibo")) < 0.7 * len(original)
+
+
+@pytest.mark.parametrize("path,numbers", [
+    ("M1 2l3 4", [("M", [1, 2]), ("l", [3, 4])]),
+    ("m1.5.5-.25 3", [("m", [1.5, 0.5]), ("l", [-0.25, 3])]),  # pairs after a moveto are linetos
+    ("a1 1 0 011 1", [("a", [1, 1, 0, 0, 1, 1, 1])]),  # arc flags need no separator
+    ("M0 0h2v2H0z", [("M", [0, 0]), ("h", [2]), ("v", [2]), ("H", [0]), ("z", [])]),
+])
+def test_parse_reads_compact_path_data(path: str, numbers: list[tuple[str, list[float]]]) -> None:
+    assert marks.parse(path) == numbers
+
+
+def test_serialise_round_trips() -> None:
+    path = "M1.5 2l-.5.5.5.5A1 1 0 0 1 3 3z"
+    assert marks.parse(marks.serialise(marks.parse(path))) == marks.parse(path)
+
+
+def test_a_mark_the_set_lacks_is_an_error() -> None:
+    with pytest.raises(marks.MissingMark):
+        marks.mark_path("no-such-brand-anywhere")
+
+
+def test_a_mark_missing_from_the_installed_set_falls_back_to_a_monogram(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    gone = [s if s.id != "reddit" else Service(**{**s.__dict__, "mark": "no-such-brand-anywhere"}) for s in SERVICES]
+    monkeypatch.setattr(platforms, "SERVICES", tuple(gone))
+    entry = registry(2, ["reddit"])["reddit"]
+    assert entry["g"] == "R" and "i" not in entry
+    assert "no-such-brand-anywhere" in caplog.text
