@@ -22,7 +22,6 @@ import secrets
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +40,6 @@ MIN_KEY_LENGTH = 32
 PLACEHOLDERS = ("changeme", "change-me", "change_me", "changethis", "replaceme", "replace-me", "placeholder",
                 "example", "password", "secretkey", "secret-key", "secret_key", "yoursecret", "your-secret")
 DEV_SECRET_FILE = "dev-secret-key"
-PIP_NAME = "sharebar-widget-server"
 
 Parser = Callable[[Any], Any]
 
@@ -211,7 +209,7 @@ def public_url(value: Any) -> str:
 
 
 def database_url(value: Any) -> str:
-    """A SQLAlchemy URL of SQLite or PostgreSQL whose driver is installed."""
+    """A SQLAlchemy URL of SQLite or PostgreSQL (whether its driver is installed: extras.py)."""
     from .db import normalise_url
 
     if not isinstance(value, str):
@@ -223,8 +221,6 @@ def database_url(value: Any) -> str:
     backend = url.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise ValueError(f"{backend} is not supported")
-    if backend == "postgresql" and url.get_driver_name() == "psycopg" and find_spec("psycopg") is None:
-        raise ValueError(f"psycopg is not installed (pip install '{PIP_NAME}[postgres]')")
     return value
 
 
@@ -236,8 +232,6 @@ def redis_url(value: Any) -> str:
         raise ValueError("")
     if (parts.path if parts.scheme == "unix" else parts.hostname) in (None, ""):
         raise ValueError("")
-    if find_spec("redis") is None:
-        raise ValueError(f"the redis package is not installed (pip install '{PIP_NAME}[redis]')")
     return value
 
 

@@ -2,6 +2,8 @@
 nothing of anyone but its own server before a click, and leaves no cookie or stored value."""
 from __future__ import annotations
 
+import re
+
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,8 +49,9 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
     # The second bar names services beyond the site's: the whole registry, once.
     assert server_requests(tab, live, url) == [
         "/static/sharebar-services.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
-    page.locator("[data-sharebar] [data-service=weibo]").first.hover()
-    page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
+    with page.expect_request(re.compile(r"/static/sharebar-share\.js$")):
+        page.locator("[data-sharebar] [data-service=weibo]").first.hover()
+        page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
     assert server_requests(tab, live, url) == [
         "/static/sharebar-services.js", "/static/sharebar-share.js", "/static/sharebar.css", "/static/sharebar.js",
