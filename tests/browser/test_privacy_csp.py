@@ -3,7 +3,6 @@ nothing of anyone but its own server before a click, and leaves no cookie or sto
 from __future__ import annotations
 
 import re
-
 from typing import Any
 from urllib.parse import urlsplit
 
