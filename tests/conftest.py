@@ -2,6 +2,10 @@
 plus ``site`` (a registered site) and ``beacon`` (sends share beacons the widget's way),
 ``partner`` (a token for the site and GETs that carry it) and ``seed`` (daily stats rows).
 
+Counting runs behind the beacons, in the aggregator. Tests read as if it had caught up:
+``aggregate(app)`` counts everything stored so far, and the test client and ``table_rows``
+call it before every read, so a GET sees the beacons sent before it.
+
 Every test that uses ``app`` runs on SQLite, and again on PostgreSQL when
 ``WIDGET_TEST_DATABASE_URL`` is set (CI sets it).
 """
@@ -21,7 +25,7 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.test import TestResponse
 
-from widget_server import create_app, db, signing, sites, tokens
+from widget_server import aggregate as aggregator, create_app, db, signing, sites, tokens
 from widget_server.models import Site, daily_rollups, daily_uniques, pages
 from widget_server.urls import url_hash
 
@@ -51,6 +55,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return f"sqlite:///{tmp_path}/widget.db"
 
 
+def aggregate(app: Flask) -> int:
+    """Run the aggregator until it has counted every stored event; returns how many."""
+    return aggregator.catch_up(app.extensions["widget_engine"])
+
+
+class CaughtUpClient(FlaskClient):
+    """The test client, reading after the aggregator caught up (GET and HEAD only)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        method = kwargs.get("method") or (getattr(args[0], "method", None) if args else None) or "GET"
+        if str(method).upper() in ("GET", "HEAD"):
+            aggregate(self.application)
+        return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
     settings = {
         "TESTING": True,
@@ -60,6 +79,7 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
         "PUBLIC_URL": "https://share.test",
     }
     app = create_app({**settings, **config})
+    app.test_client_class = CaughtUpClient
     with app.app_context():
         db.upgrade()
     return app
@@ -161,7 +181,8 @@ def beacon(client: FlaskClient, site: Registered) -> BeaconSender:
 
 
 def table_rows(app: Flask, table: str) -> list[Any]:
-    """Every row of ``table``, read back from the real database."""
+    """Every row of ``table``, read back from the real database once the aggregator caught up."""
+    aggregate(app)
     with app.app_context(), db.engine().connect() as conn:
         return list(conn.execute(text(f"SELECT * FROM {table}")))
 

@@ -149,11 +149,11 @@ def test_database_error_is_answered_without_traceback(app: Flask, beacon: Beacon
     with app.app_context(), db.engine().begin() as conn:
         from sqlalchemy import text
 
-        conn.execute(text("DROP TABLE daily_rollups"))
+        conn.execute(text("DROP TABLE event_log"))
     response = beacon.send()
     assert response.status_code == 500
     body = response.get_data(as_text=True)
-    assert "Traceback" not in body and "daily_rollups" not in body
+    assert "Traceback" not in body and "event_log" not in body
     assert response.get_json()["type"].endswith("/internal-error")
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from conftest import BeaconSender, table_rows
-from widget_server import db, visitors
+from widget_server import db, upkeep, visitors
 
 IP = "203.0.113.177"
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36 PrivacyProbe/9.9"
@@ -49,17 +49,18 @@ def test_visitor_hash_changes_with_the_day_and_the_site() -> None:
 
 def test_salts_older_than_two_days_are_deleted(app: Flask) -> None:
     start = date(2026, 11, 1)
-    with app.app_context(), db.engine().begin() as conn:
-        made = [visitors.daily_salt(conn, start + timedelta(days=n)) for n in range(4)]
+    with app.app_context():
+        made = [visitors.daily_salt(db.engine(), start + timedelta(days=n)) for n in range(4)]
+        upkeep.run(db.engine(), app.config, start + timedelta(days=3))  # the aggregator's upkeep that day
     assert len(set(made)) == 4
     kept = sorted(str(row.day) for row in table_rows(app, "salts"))
-    assert kept == ["2026-11-03", "2026-11-04"]
+    assert kept == ["2026-11-03", "2026-11-04", "2026-11-05"]  # the upkeep made tomorrow's ahead
 
 
 def test_every_worker_gets_the_same_salt(app: Flask) -> None:
     day = date(2026, 11, 5)
-    with app.app_context(), db.engine().begin() as conn:
-        first = visitors.daily_salt(conn, day)
+    with app.app_context():
+        first = visitors.daily_salt(db.engine(), day)
     visitors._salts.clear()  # another worker: nothing cached
-    with app.app_context(), db.engine().begin() as conn:
-        assert visitors.daily_salt(conn, day) == first
+    with app.app_context():
+        assert visitors.daily_salt(db.engine(), day) == first

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import create_app, db, feeds, signing, sites, tokens
+from . import aggregate, create_app, db, feeds, signing, sites, tokens
 from .models import ApiToken, Site, utcnow
 
 
@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sites_group)
     app.cli.add_command(feeds_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(aggregate.aggregate_command)
 
 
 @db_group.command("upgrade")

@@ -33,7 +33,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per checkout): a connection that fails is invalidated with the
+    # pool's older ones, the request answers 503, and the next one connects afresh.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_timeout=2, pool_recycle=3600,
+                         connect_args={"connect_timeout": 2})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

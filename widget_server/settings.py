@@ -23,8 +23,12 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_PREFIX": "sharebar",  # namespace of Sharebar's keys in a shared Redis
     "PUBLIC_URL": None,  # e.g. https://share.example.com; default: the request's host
     "MAX_BEACON_BYTES": 8192,
-    "RATE_LIMIT_VISITOR": "60/minute",  # beacons per visitor hash and site
-    "RATE_LIMIT_SITE": "6000/minute",  # beacons per site, all visitors together
+    "RATE_LIMIT_VISITOR": "60/minute",  # beacons per reader address (IPv6: /64) and site
+    "RATE_LIMIT_SITE": "60000/minute",  # new beacons per site, all readers together (a viral burst fits)
+    "BEACON_TIMEOUT": 2.0,  # seconds a beacon waits for its commit before answering 503
+    "SITE_CACHE_SECONDS": 1.0,  # how often a process checks whether another one changed a site
+    "AGGREGATE_IN_SERVER": True,  # one server process counts when no `widget-server aggregate` runs
+    "EVENT_LOG_MONTHS": 3,  # months of raw event log kept (whole partitions on PostgreSQL); 0 keeps all
     "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For
     "DEMO": False,
     "TESTING": False,

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Connection, Float, Select, String, Table, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .models import daily_rollups, daily_uniques, pages
+from .models import daily_rollups, daily_uniques, page_totals, pages
 from .query import COUNTERS, UNIQUES, DateRange, Filter, StatsQuery
 from .urls import BadURL, clean_url, url_hash
 
@@ -41,13 +41,10 @@ RATIOS = {"lift": ("clickbacks", "shares"), "share_rate": ("action_shares", "act
 
 
 def page_counts(conn: Connection, site_id: int, url: str) -> dict[str, Any]:
-    """All-time shares of one page: per service (largest first) and in total."""
-    query = (
-        select(daily_rollups.c.service, func.sum(daily_rollups.c.shares))
-        .join(pages, pages.c.id == daily_rollups.c.page_id)
-        .where(pages.c.site_id == site_id, pages.c.url_hash == url_hash(url), daily_rollups.c.service != "")
-        .group_by(daily_rollups.c.service)
-    )
+    """All-time shares of one page: per service (largest first) and in total, from the
+    page's ``page_totals`` rows (one per service, however long its history)."""
+    query = select(page_totals.c.service, page_totals.c.shares).where(
+        page_totals.c.site_id == site_id, page_totals.c.url_hash == url_hash(url), page_totals.c.shares > 0)
     per_service = {service: int(total) for service, total in conn.execute(query)}
     ordered = dict(sorted(per_service.items(), key=lambda item: (-item[1], item[0])))
     return {"url": url, "total": sum(ordered.values()), "services": ordered}
