@@ -183,3 +183,15 @@ def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
     assert response.mimetype == "text/javascript"
     source = (static_dir() / "sharebar-dialogs.js").read_bytes()
     assert 0 < len(response.data) < len(source)
+
+
+@pytest.mark.parametrize("path", ["/v1/counts", "/v1/config"])
+def test_page_view_reads_are_cacheable_and_conditional(client: FlaskClient, beacon: BeaconSender, path: str) -> None:
+    query = {"site": beacon.site.key, "url": "https://example.com/post/1"}
+    first = client.get(path, query_string=query)
+    assert "stale-while-revalidate" in first.headers["Cache-Control"] and first.headers["ETag"]
+    again = client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["Access-Control-Allow-Origin"] == "*"
+    beacon.send()
+    if path == "/v1/counts":  # a new count is a new ETag
+        assert client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200

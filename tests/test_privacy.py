@@ -64,3 +64,21 @@ def test_every_worker_gets_the_same_salt(app: Flask) -> None:
     visitors._salts.clear()  # another worker: nothing cached
     with app.app_context():
         assert visitors.daily_salt(db.engine(), day) == first
+
+
+def test_a_failed_first_request_of_the_day_leaves_one_salt(app: Flask, beacon: BeaconSender,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from widget_server import writer
+
+    def refuse(self: writer.Writer, row: dict) -> None:
+        raise writer.Unavailable("the database went away")
+
+    visitors._salts.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(writer.Writer, "store", refuse)
+        assert beacon.send().status_code == 503  # the day's first request fails after making the salt
+    for _ in range(3):
+        visitors._salts.clear()  # every other worker: nothing cached
+        assert beacon.send(service="qq").status_code == 204
+    assert len(table_rows(app, "salts")) == 1
+    assert len({row.visitor for row in table_rows(app, "events")}) == 1  # one reader, one hash
