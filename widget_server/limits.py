@@ -173,6 +173,7 @@ class Limiter:
         try:
             refused, left = self.script(keys=keys, args=args)
         except redis.RedisError as exc:
+            self.redis.connection_pool.disconnect()  # every pooled socket died with the server
             if self.healthy:
                 log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back",
                             type(exc).__name__)
