@@ -77,6 +77,7 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
         "SECRET_KEYS": SECRET_KEYS,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PUBLIC_URL": "https://share.test",
+        "COUNTS_CACHE_SECONDS": 0,  # reads see the counts of the beacons sent just before
     }
     app = create_app({**settings, **config})
     app.test_client_class = CaughtUpClient

@@ -163,14 +163,16 @@ def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
 
 
 def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
-    days = {utc(row.created_at).date() for row in rows}
-    candidates = {mark for row in rows if row.site_id in batch.sites for mark in candidate_marks(batch, row)}
-    if not candidates:
+    """Which of the marks this batch may look up exist already: one query."""
+    wanted = {(row.site_id, utc(row.created_at).date(), mark) for row in rows if row.site_id in batch.sites
+              for mark in candidate_marks(batch, row)}
+    if not wanted:
         return
     query = select(daily_marks.c.site_id, daily_marks.c.day, daily_marks.c.mark).where(
-        daily_marks.c.site_id.in_(batch.sites), daily_marks.c.day.in_(days), daily_marks.c.mark.in_(candidates))
-    batch.marks = {(int(r.site_id), r.day, str(r.mark)) for r in batch.conn.execute(query)}
-    batch.looked_up = {(site, day, mark) for site in batch.sites for day in days for mark in candidates}
+        daily_marks.c.site_id.in_({w[0] for w in wanted}), daily_marks.c.day.in_({w[1] for w in wanted}),
+        daily_marks.c.mark.in_({w[2] for w in wanted}))
+    batch.marks = {key for r in batch.conn.execute(query) if (key := (int(r.site_id), r.day, str(r.mark))) in wanted}
+    batch.looked_up = wanted
 
 
 def candidate_marks(batch: Batch, row: Row[Any]) -> list[str]:

@@ -93,9 +93,20 @@ def site_config() -> Response:
         except Problem:
             url = None
         if url:
-            with db.engine().connect() as conn:
-                counts = stats.page_counts(conn, site.id, url)
+            counts = cached_counts(site.id, url)
     return page_view_response(jsonify(site=widget_settings(bar), counts=counts))
+
+
+def cached_counts(site_id: int, url: str) -> dict[str, Any]:
+    """A page's counts, read at most once per ``COUNTS_CACHE_SECONDS`` in this process: counts
+    follow the aggregator anyway, so a second of staleness costs nothing and spares the
+    database the page views of a popular page."""
+    cache: stats.CountsCache = current_app.extensions["widget_counts"]
+    found = cache.get(site_id, url)
+    if found is None:
+        with db.engine().connect() as conn:
+            found = cache.put(site_id, url, stats.page_counts(conn, site_id, url))
+    return found
 
 
 def page_view_response(response: Response) -> Response:
@@ -188,9 +199,7 @@ def page_counts() -> Response:
     """One page's shares per service and in total: one cached site row, one page's totals."""
     site = sitecache.site_from_key(request.args.get("site"))
     url = page_of_site(site, request.args.get("url"))
-    with db.engine().connect() as conn:
-        counts = stats.page_counts(conn, site.id, url)
-    return page_view_response(jsonify(counts))
+    return page_view_response(jsonify(cached_counts(site.id, url)))
 
 
 def qr_svg(text: str) -> bytes:

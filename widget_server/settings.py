@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_SITE": "60000/minute",  # new beacons per site, all readers together (a viral burst fits)
     "BEACON_TIMEOUT": 2.0,  # seconds a beacon waits for its commit before answering 503
     "SITE_CACHE_SECONDS": 1.0,  # how often a process checks whether another one changed a site
+    "COUNTS_CACHE_SECONDS": 1.0,  # a page's counts are read at most this often per process
     "AGGREGATE_IN_SERVER": True,  # one server process counts when no `widget-server aggregate` runs
     "EVENT_LOG_MONTHS": 3,  # months of raw event log kept (whole partitions on PostgreSQL); 0 keeps all
     "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For

@@ -91,6 +91,21 @@ class SiteCache:
                           row.updated_at)
 
 
+MAX_KEYS = 10_000
+_key_ids: dict[str, int | None] = {}  # site key -> site id, or None for a key we did not sign
+
+
+def site_id_of(key: str) -> int | None:
+    """The site id a key names, remembered: checking the signature is the costly part of a
+    page view, and a key's validity only changes with ``SECRET_KEYS``, i.e. a restart."""
+    if key in _key_ids:
+        return _key_ids[key]
+    if len(_key_ids) >= MAX_KEYS:
+        _key_ids.clear()
+    found = _key_ids[key] = signing.site_id_from_key(key)
+    return found
+
+
 def init_app(app: Flask) -> None:
     app.extensions["widget_sites"] = SiteCache(app.extensions["widget_engine"], float(app.config["SITE_CACHE_SECONDS"]))
 
@@ -99,7 +114,7 @@ def site_from_key(key: str | None, param: str = "site") -> CachedSite:
     """The site a signed key names, from the cache; a Problem (400/404) when there is none."""
     if not key:
         raise Problem(400, "missing-site", "The site key is missing.", param)
-    site_id = signing.site_id_from_key(key)
+    site_id = site_id_of(key)
     if site_id is None:
         raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
     cache: SiteCache = current_app.extensions["widget_sites"]

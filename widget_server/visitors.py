@@ -25,13 +25,13 @@ from .db import dialect_insert
 from .models import daily_marks, salts
 
 KEEP_DAYS = 2
-_salts: dict[tuple[str, date], str] = {}  # (database, day) -> salt; this process's copy
+_salts: dict[tuple[int, date], str] = {}  # (id of the engine, day) -> salt; this process's copy
 
 
 def daily_salt(engine: Engine, day: date) -> str:
     """The salt of ``day``: this process's copy, else the stored one, else a new one stored
     (and committed) first."""
-    key = (str(engine.url), day)
+    key = (id(engine), day)
     cached = _salts.get(key)
     if cached is not None:
         return cached

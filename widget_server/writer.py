@@ -17,12 +17,12 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .db import dialect_insert
 from .models import event_log
 
 MAX_BATCH = 500
@@ -50,6 +50,32 @@ class Pending:
     row: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
+
+
+COLUMNS = [column.name for column in event_log.columns if column.name != "id"]
+
+
+def driver_insert(dialect: str, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+    """The insert as the driver takes it: SQL rendered once, no statement compilation per
+    batch (half of the request's cost in a profile). Values are converted the way
+    SQLAlchemy stores them on SQLite (UTC date-times as text, booleans as 0/1)."""
+    if dialect == "sqlite":
+        marks = ", ".join("?" for _ in COLUMNS)
+        params = [tuple(sqlite_value(row[name]) for name in COLUMNS) for row in rows]
+    else:
+        marks = ", ".join("%s" for _ in COLUMNS)
+        params = [tuple(row[name] for name in COLUMNS) for row in rows]
+    return f"INSERT INTO event_log ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING", params
+
+
+def sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
 
 
 class Writer:
@@ -102,8 +128,9 @@ class Writer:
         for attempt in (1, 2):
             conn = self._connection()
             try:
+                sql, params = driver_insert(conn.dialect.name, rows)
                 with conn.begin():
-                    conn.execute(dialect_insert(conn, event_log).on_conflict_do_nothing(), rows)
+                    conn.exec_driver_sql(sql, params)
                 return
             except DBAPIError as exc:
                 self._drop_connection()
