@@ -22,6 +22,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -43,6 +44,7 @@ def utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+@lru_cache(maxsize=65_536)  # a batch looks each mark up twice: when prefetching, when deciding
 def mark_of(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
 
@@ -164,8 +166,11 @@ def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
 
 def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     """Which of the marks this batch may look up exist already: one query."""
-    wanted = {(row.site_id, utc(row.created_at).date(), mark) for row in rows if row.site_id in batch.sites
-              for mark in candidate_marks(batch, row)}
+    wanted: set[tuple[int, date, str]] = set()
+    for row in rows:
+        if row.site_id in batch.sites:
+            day = utc(row.created_at).date()
+            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row))
     if not wanted:
         return
     query = select(daily_marks.c.site_id, daily_marks.c.day, daily_marks.c.mark).where(
