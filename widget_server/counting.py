@@ -26,7 +26,7 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select, tuple_, update
+from sqlalchemy import Connection, Date, Integer, Row, String, Table, and_, column, select, tuple_, update, values
 
 from .db import dialect_insert
 from .ingest import ADDRESS, ADDRESS_CODE
@@ -173,11 +173,31 @@ def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
             wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row))
     if not wanted:
         return
-    query = select(daily_marks.c.site_id, daily_marks.c.day, daily_marks.c.mark).where(
-        daily_marks.c.site_id.in_({w[0] for w in wanted}), daily_marks.c.day.in_({w[1] for w in wanted}),
-        daily_marks.c.mark.in_({w[2] for w in wanted}))
-    batch.marks = {key for r in batch.conn.execute(query) if (key := (int(r.site_id), r.day, str(r.mark))) in wanted}
+    found: set[tuple[int, date, str]] = set()
+    listed = list(wanted)
+    for start in range(0, len(listed), MARKS_PER_QUERY):
+        found.update(existing_marks(batch.conn, listed[start:start + MARKS_PER_QUERY]))
+    batch.marks = found & wanted
     batch.looked_up = wanted
+
+
+MARKS_PER_QUERY = 5000
+
+
+def existing_marks(conn: Connection, wanted: list[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
+    """Which of ``wanted`` are in ``daily_marks``. On PostgreSQL a join with the list as VALUES:
+    a long ``IN`` list becomes a filter run against every mark of the day (all of a batch's
+    marks share the site and day), minutes for a busy day; the join probes the index."""
+    M = daily_marks.c
+    if conn.dialect.name == "postgresql":
+        listed = values(column("site_id", Integer), column("day", Date), column("mark", String),
+                        name="wanted").data(wanted)
+        query = select(M.site_id, M.day, M.mark).join(
+            listed, and_(M.site_id == listed.c.site_id, M.day == listed.c.day, M.mark == listed.c.mark))
+    else:
+        query = select(M.site_id, M.day, M.mark).where(
+            M.site_id.in_({w[0] for w in wanted}), M.day.in_({w[1] for w in wanted}), M.mark.in_({w[2] for w in wanted}))
+    return {(int(r.site_id), r.day, str(r.mark)) for r in conn.execute(query)}
 
 
 def candidate_marks(batch: Batch, row: Row[Any]) -> list[str]:
