@@ -154,11 +154,11 @@ def test_database_error_is_answered_without_traceback(app: Flask, beacon: Beacon
     with app.app_context(), db.engine().begin() as conn:
         from sqlalchemy import text
 
-        conn.execute(text("DROP TABLE daily_rollups"))
+        conn.execute(text("DROP TABLE event_log"))
     response = beacon.send()
     assert response.status_code == 500
     body = response.get_data(as_text=True)
-    assert "Traceback" not in body and "daily_rollups" not in body
+    assert "Traceback" not in body and "event_log" not in body
     assert response.get_json()["type"].endswith("/internal-error")
 
 
@@ -286,3 +286,15 @@ def test_config_is_gzipped_for_browsers_that_take_it(client: FlaskClient, site: 
     assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
     assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
     assert len(zipped.data) < 2500  # the default bar's services, one language, brand marks
+
+
+@pytest.mark.parametrize("path", ["/v1/counts", "/v1/config"])
+def test_page_view_reads_are_cacheable_and_conditional(client: FlaskClient, beacon: BeaconSender, path: str) -> None:
+    query = {"site": beacon.site.key, "url": "https://example.com/post/1"}
+    first = client.get(path, query_string=query)
+    assert "stale-while-revalidate" in first.headers["Cache-Control"] and first.headers["ETag"]
+    again = client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["Access-Control-Allow-Origin"] == "*"
+    beacon.send()
+    if path == "/v1/counts":  # a new count is a new ETag
+        assert client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import insert
 
 from conftest import BeaconSender, Partner, issue_token, make_app, register, table_rows
 from test_actions import actor_token, settings
-from widget_server import db, feeds, ingest, visitors
-from widget_server.models import Site
+from widget_server import db, feeds, ingest, upkeep, visitors
+from widget_server.models import Site, event_log
 
 EVIL = '<script>alert("x")</script><b>&amp;</b>'
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -30,12 +31,19 @@ def act(beacon: BeaconSender, n: int, verb: str = "like", **claims: Any) -> None
     response = beacon.action(verb, actor=token, ip=f"192.0.2.{n}", url=f"https://example.com/p/{n}",
                              title=f"Post {n}")
     assert response.status_code == 204, response.get_data(as_text=True)
+    confirm_title(beacon, f"https://example.com/p/{n}", f"Post {n}")
+
+
+def confirm_title(beacon: BeaconSender, url: str, title: str) -> None:
+    """A second reader's browser reports the page's title, which makes it public."""
+    assert beacon.send(ip="198.18.0.1", url=url, title=title).status_code == 204
 
 
 def test_feed_is_an_ordered_collection_page_newest_first(beacon: BeaconSender, feeder: Partner) -> None:
     for n in range(3):
         act(beacon, n)
     beacon.action("comment", ip="192.0.2.99")  # anonymous
+    confirm_title(beacon, "https://example.com/post/1", "A post")
     response = feeder.get("/api/v1/feed", lang="en")
     assert response.status_code == 200
     assert response.mimetype == "application/activity+json"
@@ -113,6 +121,7 @@ def test_script_and_html_in_every_field_are_escaped(app: Flask, beacon: BeaconSe
     settings(app, beacon.site.id, public_activity=True, public_names=True)
     token = actor_token(beacon, uid=EVIL[:100], name=EVIL[:100])
     assert beacon.action("like", actor=token, title=EVIL, url="https://example.com/p?q=%3Cscript%3E").status_code == 204
+    confirm_title(beacon, "https://example.com/p?q=%3Cscript%3E", EVIL)
     atom = beacon.client.get(atom_url(runner, beacon.site.id) + "&lang=en")
     assert b"<script>" not in atom.data and b"<b>" not in atom.data
     entry = ET.fromstring(atom.data).find(f"{ATOM}entry")
@@ -207,8 +216,9 @@ def test_erasing_an_actor_leaves_no_trace(app: Flask, beacon: BeaconSender, feed
 def record_old_action(app: Flask, site_id: int, days_ago: int) -> None:
     moment = datetime.now(timezone.utc) - timedelta(days=days_ago)
     beacon = ingest.Beacon("action", "", "https://example.com/old", uuid.uuid4().hex, None, None, "Old", verb="like")
+    row = ingest.log_row(site_id, beacon, ingest.Reader(uuid.uuid4().hex[:32], False), now=moment)
     with app.app_context(), db.engine().begin() as conn:
-        ingest.record(conn, site_id, beacon, ingest.Reader(uuid.uuid4().hex[:32], False), now=moment)
+        conn.execute(insert(event_log).values(row))
 
 
 def test_retention_removes_old_actions_daily_and_totals_follow(app: Flask, beacon: BeaconSender,
@@ -222,9 +232,8 @@ def test_retention_removes_old_actions_daily_and_totals_follow(app: Flask, beaco
         return int(response.get_json()["results"]["actions"]["value"])
     assert total() == 3
     settings(app, beacon.site.id, retention_days=30)
-    visitors._salts.clear()
-    with app.app_context(), db.engine().begin() as conn:  # the first request of a new day
-        visitors.daily_salt(conn, date.today() + timedelta(days=1))
+    with app.app_context():  # the aggregator's upkeep on the next day
+        upkeep.run(db.engine(), app.config, date.today() + timedelta(days=1))
     assert len(table_rows(app, "actions")) == 2
     assert total() == 2
     settings(app, beacon.site.id, retention_days=5)

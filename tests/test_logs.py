@@ -10,8 +10,8 @@ import pytest
 from flask import Flask
 
 from conftest import SECRET_KEYS
-from widget_server.settings import SettingsError
 from widget_server import create_app, logs
+from widget_server.settings import SettingsError
 
 
 def app_with(tmp_path: Path, fmt: str = "json") -> Flask:

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import update
 
 from conftest import SECRET_KEYS, BeaconSender, make_app, register
 from own_servers import free_port, wait_for_port
+from widget_server import create_app, db, metrics
+from widget_server.models import event_log
 from widget_server.settings import SettingsError
-from widget_server import create_app, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,11 +95,15 @@ def test_other_endpoints_count_no_beacons(client: FlaskClient) -> None:
     assert value("sharebar_beacons_total", outcome="refused", reason="missing-site") == before
 
 
-def test_aggregator_lag_is_exposed(client: FlaskClient) -> None:
-    metrics.set_aggregator_lag(42.5)
-    text = client.get("/metrics").get_data(as_text=True)
-    assert scraped(text, "sharebar_aggregator_lag_seconds") == 42.5
+def test_aggregator_lag_is_read_from_the_event_log(app: Flask, client: FlaskClient, beacon: BeaconSender) -> None:
+    """The aggregator may be another process: /metrics reads how old the oldest uncounted event is."""
+    assert beacon.send().status_code == 204
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(update(event_log).values(created_at=datetime.now(timezone.utc) - timedelta(seconds=42.5)))
+    text = FlaskClient(app, app.response_class).get("/metrics").get_data(as_text=True)  # no counting first
+    assert 42 <= scraped(text, "sharebar_aggregator_lag_seconds") < 60
     assert abs(scraped(text, "sharebar_aggregator_watermark_timestamp_seconds") - (time.time() - 42.5)) < 5
+    assert scraped(client.get("/metrics").get_data(as_text=True), "sharebar_aggregator_lag_seconds") == 0
     metrics.set_aggregator_lag(-3)  # a clock step never shows a negative lag
     assert value("sharebar_aggregator_lag_seconds") == 0
 

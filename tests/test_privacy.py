@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import inspect
 
 from conftest import BeaconSender, Partner, table_rows
-from widget_server import db, logs, visitors
+from widget_server import db, logs, upkeep, visitors
 
 IP = "203.0.113.177"
 AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0 Safari/537.36 PrivacyProbe/9.9"
@@ -50,20 +50,39 @@ def test_visitor_hash_changes_with_the_day_and_the_site() -> None:
 
 def test_salts_older_than_two_days_are_deleted(app: Flask) -> None:
     start = date(2026, 11, 1)
-    with app.app_context(), db.engine().begin() as conn:
-        made = [visitors.daily_salt(conn, start + timedelta(days=n)) for n in range(4)]
+    with app.app_context():
+        made = [visitors.daily_salt(db.engine(), start + timedelta(days=n)) for n in range(4)]
+        upkeep.run(db.engine(), app.config, start + timedelta(days=3))  # the aggregator's upkeep that day
     assert len(set(made)) == 4
     kept = sorted(str(row.day) for row in table_rows(app, "salts"))
-    assert kept == ["2026-11-03", "2026-11-04"]
+    assert kept == ["2026-11-03", "2026-11-04", "2026-11-05"]  # the upkeep made tomorrow's ahead
 
 
 def test_every_worker_gets_the_same_salt(app: Flask) -> None:
     day = date(2026, 11, 5)
-    with app.app_context(), db.engine().begin() as conn:
-        first = visitors.daily_salt(conn, day)
+    with app.app_context():
+        first = visitors.daily_salt(db.engine(), day)
     visitors._salts.clear()  # another worker: nothing cached
-    with app.app_context(), db.engine().begin() as conn:
-        assert visitors.daily_salt(conn, day) == first
+    with app.app_context():
+        assert visitors.daily_salt(db.engine(), day) == first
+
+
+def test_a_failed_first_request_of_the_day_leaves_one_salt(app: Flask, beacon: BeaconSender,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from widget_server import writer
+
+    def refuse(self: writer.Writer, row: dict) -> None:
+        raise writer.Unavailable("the database went away")
+
+    visitors._salts.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(writer.Writer, "store", refuse)
+        assert beacon.send().status_code == 503  # the day's first request fails after making the salt
+    for _ in range(3):
+        visitors._salts.clear()  # every other worker: nothing cached
+        assert beacon.send(service="qq").status_code == 204
+    assert len(table_rows(app, "salts")) == 1
+    assert len({row.visitor for row in table_rows(app, "events")}) == 1  # one reader, one hash
 
 
 def test_request_logs_carry_no_address_agent_query_or_token(app: Flask, beacon: BeaconSender, partner: Partner,

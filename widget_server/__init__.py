@@ -9,7 +9,8 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import api, cli, db, edges, embed, extras, limits, logs, metrics, ops, problems, settings
+    from . import (aggregate, api, cli, db, edges, embed, extras, ingest, limits, logs, metrics, ops, problems,
+                   settings, sitecache, stats)
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -25,6 +26,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
+    ingest.init_app(app)
+    sitecache.init_app(app)
+    stats.init_app(app)
+    aggregate.init_app(app)
     cli.init_app(app)
     limits.init_app(app)
     problems.init_app(app)

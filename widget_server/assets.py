@@ -155,6 +155,9 @@ def compress(response: Response) -> Response:
         return response
     response.set_data(gzip.compress(body, 6, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
+    etag, _weak = response.get_etag()
+    if etag:  # the tag names the JSON, not these bytes: weak, so it is not taken for them
+        response.set_etag(etag, weak=True)
     response.vary.add("Accept-Encoding")
     return response
 

@@ -21,7 +21,7 @@ from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import checks, create_app, db, feeds, settings, signing, sites, tokens
+from . import aggregate, checks, create_app, db, feeds, settings, signing, sites, tokens
 from .models import ApiToken, Site, utcnow
 
 P = ParamSpec("P")
@@ -111,6 +111,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sites_group)
     app.cli.add_command(feeds_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(aggregate.aggregate_command)
 
 
 def needs_database(command: Callable[P, R]) -> Callable[P, R]:

@@ -37,7 +37,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "do_connect", _owner_only)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per checkout): a connection that fails is invalidated with the
+    # pool's older ones, the request answers 503, and the next one connects afresh.
+    return create_engine(url, pool_size=5, max_overflow=10, pool_timeout=2, pool_recycle=3600,
+                         connect_args={"connect_timeout": 2})
 
 
 def _owner_only(_dialect: Any, _record: Any, cargs: tuple[Any, ...], _cparams: Any) -> None:

@@ -19,15 +19,20 @@ from typing import Any
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import Connection
 
-from . import actors, assets, caching, db, feeds, ingest, limits, query, sites, stats, verbs, visitors
+from . import actors, assets, caching, db, feeds, ingest, limits, query, sitecache, sites, stats, verbs, visitors
 from .actors import Actor
 from .models import Site, utcnow
+from .sitecache import CachedSite
 from .problems import Problem
 from .urls import BadURL, clean_url, url_host, with_share_code
 
 bp = Blueprint("embed", __name__)
+
+AnySite = Site | CachedSite
+# What the widget reads on every page view: fresh enough within seconds, served stale while
+# a cache revalidates, and answered 304 when it has not changed.
+PAGE_VIEW_CACHE = "public, max-age=30, stale-while-revalidate=300"
 
 
 @bp.after_request
@@ -54,7 +59,7 @@ def static_file(name: str) -> Response:
     return assets.send(assets.build(name))
 
 
-def page_of_site(site: Site, raw: str | None) -> str:
+def page_of_site(site: AnySite, raw: str | None) -> str:
     """The cleaned ``url`` parameter; a Problem unless it is a page of ``site``."""
     try:
         url = clean_url(raw)
@@ -65,7 +70,7 @@ def page_of_site(site: Site, raw: str | None) -> str:
     return url
 
 
-def check_origin(site: Site) -> None:
+def check_origin(site: AnySite) -> None:
     """Refuse a beacon a browser sent from a page outside the site's domains."""
     origin = request.headers.get("Origin")
     if origin is None:
@@ -80,9 +85,9 @@ def site_config() -> Response:
     """The site's bar defaults, and the page's counts when the site shows counts.
 
     A ``url`` that is not a page of the site only costs the counts: the bar still gets the
-    site's settings.
+    site's settings. Reads the cached site row and, with counts, one page's totals.
     """
-    site = sites.site_from_key(request.args.get("site"))
+    site = sitecache.site_from_key(request.args.get("site"))
     bar = sites.bar_settings(site)
     counts = None
     if bar["counts"] and request.args.get("url"):
@@ -91,10 +96,28 @@ def site_config() -> Response:
         except Problem:
             url = None
         if url:
-            with db.engine().connect() as conn:
-                counts = stats.page_counts(conn, site.id, url)
-    response = jsonify(site=widget_settings(bar), counts=counts, **assets.config_services(bar, request.args.get("lang")))
-    response.headers["Cache-Control"] = "public, max-age=60"
+            counts = cached_counts(site.id, url)
+    return page_view_response(jsonify(site=widget_settings(bar), counts=counts,
+                                      **assets.config_services(bar, request.args.get("lang"))))
+
+
+def cached_counts(site_id: int, url: str) -> dict[str, Any]:
+    """A page's counts, read at most once per ``COUNTS_CACHE_SECONDS`` in this process: counts
+    follow the aggregator anyway, so a second of staleness costs nothing and spares the
+    database the page views of a popular page."""
+    cache: stats.CountsCache = current_app.extensions["widget_counts"]
+    found = cache.get(site_id, url)
+    if found is None:
+        with db.engine().connect() as conn:
+            found = cache.put(site_id, url, stats.page_counts(conn, site_id, url))
+    return found
+
+
+def page_view_response(response: Response) -> Response:
+    """``response`` with an ETag and short public caching; 304 when the client has it."""
+    response.headers["Cache-Control"] = PAGE_VIEW_CACHE
+    response.add_etag()
+    response.make_conditional(request)
     return response
 
 
@@ -111,22 +134,26 @@ def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:
 
 @bp.post("/v1/events", provide_automatic_options=False)
 def record_event() -> Response:
-    """Store a beacon. 204 also for a retried one; nothing is stored for any 4xx."""
+    """Store a beacon: 204 once it is durably in the event log, also for a retried one;
+    nothing is stored for any 4xx; 503 with ``Retry-After`` when the database cannot take it.
+    Counting happens behind, in the aggregator."""
     beacon = ingest.parse_beacon(ingest.decode_body(read_body(), request.content_type))
-    site = sites.site_from_key(beacon.site_key)
+    site = sitecache.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
     settings = sites.bar_settings(site)
     actor = action_actor(site, settings, beacon)
-    with db.engine().begin() as conn:
-        reader = current_reader(conn, site.id)
-        limits.check("RATE_LIMIT_VISITOR", site.id, reader.visitor)
-        limits.check("RATE_LIMIT_SITE", site.id)
-        ingest.record(conn, site.id, beacon, reader, bool(settings["address_bar"]), actor=actor)
+    limits.check_beacon(site.id, request.remote_addr or "", beacon.event_id)
+    address_bar = bool(settings["address_bar"])
+    if beacon.type == "clickback" and beacon.code:
+        with db.engine().connect() as conn:
+            ingest.check_code(conn, site.id, beacon.code, address_bar)
+    row = ingest.log_row(site.id, beacon, current_reader(site.id), address_bar, actor)
+    ingest.writer().store(row)
     return Response(status=204)
 
 
-def action_actor(site: Site, settings: dict[str, Any], beacon: ingest.Beacon) -> Actor | None:
+def action_actor(site: AnySite, settings: dict[str, Any], beacon: ingest.Beacon) -> Actor | None:
     """The verified actor of an action beacon (None: anonymous, if the site allows it).
 
     :raise Problem: 400 for a verb the site does not know, 401 for a bad actor token,
@@ -153,9 +180,9 @@ def read_body() -> bytes:
     return body
 
 
-def current_reader(conn: Connection, site_id: int) -> ingest.Reader:
+def current_reader(site_id: int) -> ingest.Reader:
     """The request's reader as a daily hash; the IP and user agent go no further than here."""
-    salt = visitors.daily_salt(conn, utcnow().date())
+    salt = visitors.daily_salt(db.engine(), utcnow().date())
     agent = request.headers.get("User-Agent", "")
     visitor = visitors.visitor_hash(salt, site_id, request.remote_addr or "", agent)
     return ingest.Reader(visitor, visitors.is_bot(agent))
@@ -173,12 +200,10 @@ def events_preflight() -> Response:
 
 @bp.get("/v1/counts")
 def page_counts() -> Response:
-    site = sites.site_from_key(request.args.get("site"))
+    """One page's shares per service and in total: one cached site row, one page's totals."""
+    site = sitecache.site_from_key(request.args.get("site"))
     url = page_of_site(site, request.args.get("url"))
-    with db.engine().connect() as conn:
-        response = jsonify(stats.page_counts(conn, site.id, url))
-    response.headers["Cache-Control"] = "public, max-age=60"
-    return response
+    return page_view_response(jsonify(cached_counts(site.id, url)))
 
 
 # A QR code a phone still reads off a screen: at most version 26 at error level M, 121 modules.

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import Connection, ColumnElement, Table, delete, func, select, update
 
 from . import db, signing, verbs
-from .models import Site, actions, daily_rollups, daily_uniques, pages
+from .models import Site, actions, daily_rollups, daily_uniques, event_log, pages
 from .urls import url_hash
 
 A = actions.c
@@ -162,8 +162,20 @@ def delete_action(conn: Connection, site_id: int, action_id: int) -> bool:
 
 
 def erase_actor(conn: Connection, site_id: int, uid: str) -> int:
-    """Forget one actor: every action naming them. Returns how many were deleted."""
-    return remove(conn, site_id, A.actor_uid == uid)
+    """Forget one actor: every action naming them, counted or still in the event log (those
+    are never counted). Returns how many actions were deleted.
+
+    Holds the aggregator's state row meanwhile, so a batch being counted cannot bring back
+    an action of the actor afterwards."""
+    from .aggregate import load_state
+
+    load_state(conn)
+    logged = (event_log.c.site_id == site_id, event_log.c.actor_uid == uid)
+    erased = set(conn.scalars(select(event_log.c.event_id).where(*logged)))
+    erased.update(conn.scalars(select(A.event_id).where(A.site_id == site_id, A.actor_uid == uid)))
+    conn.execute(delete(event_log).where(*logged))
+    remove(conn, site_id, A.actor_uid == uid)
+    return len(erased)
 
 
 def prune(conn: Connection, site_id: int, retention_days: int, today: date) -> int:

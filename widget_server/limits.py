@@ -1,53 +1,263 @@
-"""Rate limits shared by every worker: in Redis when ``WIDGET_REDIS_URL`` is set, else in
-this process's memory (one worker, or a development server).
+"""Beacon rate limits: per reader and per site, in Redis when ``WIDGET_REDIS_URL`` is set
+(shared by every worker and host), else in this process's memory.
 
-Built on the ``limits`` package (the engine under Flask-Limiter); beacons are limited per
-visitor hash and per site, which are only known once the body is read, so the checks are
-called from the ingest path rather than declared on the route. The public reads (QR codes,
-leaderboard, activity) are limited per ``client()``.
+- **Per reader**: keyed by the client's address (its /64 for IPv6, what one subscriber
+  gets) and the site, ``RATE_LIMIT_VISITOR``. Not by the user agent, which a client
+  rotates for free.
+- **Per site**: ``RATE_LIMIT_SITE``, charged only for an event id not seen in the last ten
+  minutes: a replayed beacon costs its sender's reader budget and nothing of the site's.
+  A refused beacon does not count as seen, so its retry is charged when it gets in.
+
+Both are fixed-window counters: in Redis, one script run (one round trip) checks and counts
+both; in memory, one dict per window, dropped whole when the window ends, so the cost of a
+check does not grow with the number of readers. Without Redis each worker process counts
+alone: with N workers a reader gets up to N times the limit.
+
+Other limits (QR codes and the public reads per ``client()``, dashboard sign-ins) are one
+fixed-window counter each, through ``check(setting, *key)``, on the same storage.
+
+When Redis stops answering, beacons keep being accepted under the memory limits; one
+warning is logged when it goes and one when it is back (checked every few seconds), and
+``redis_healthy()`` says which for ``/readyz``.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
 import math
+import threading
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app, request
-from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter, RateLimiter
+from limits import parse
 
 from .problems import Problem
 
+log = logging.getLogger(__name__)
 
-def init_app(app: Flask) -> None:
-    uri = app.config["REDIS_URL"]
-    if uri and uri.startswith("unix://"):
-        uri = "redis+unix://" + uri[len("unix://"):]  # the limits package's name for a Redis socket
-    storage = storage_from_string(uri, key_prefix=app.config["REDIS_PREFIX"]) if uri else storage_from_string("memory://")
-    app.extensions["widget_limiter"] = MovingWindowRateLimiter(storage)
+SEEN_SECONDS = 600  # how long an event id is remembered as already charged to its site
+REDIS_RETRY_SECONDS = 3.0
+REDIS_TIMEOUT_SECONDS = 0.25
 
+# KEYS: reader counter, site counter, event id; ARGV: reader limit, reader window, site limit,
+# site window, seen seconds. Returns {0, 0} (accepted) or {1 reader | 2 site, seconds left}.
+CHECK_SCRIPT = """
+local r = redis.call('INCR', KEYS[1])
+if r == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if r > tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
+if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return {0, 0} end
+local s = redis.call('INCR', KEYS[2])
+if s == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+if s > tonumber(ARGV[3]) then redis.call('DEL', KEYS[3]); return {2, redis.call('TTL', KEYS[2])} end
+return {0, 0}
+"""
 
-def check(setting: str, *key: str | int) -> None:
-    """Count one hit against the limit named by ``setting``; raise 429 when it is used up."""
-    limiter: RateLimiter = current_app.extensions["widget_limiter"]
-    item: RateLimitItem = parse(current_app.config[setting])
-    identifiers = [setting.lower(), *map(str, key)]
-    if limiter.hit(item, *identifiers):
-        return
-    reset = limiter.get_window_stats(item, *identifiers).reset_time
-    raise RateLimited(max(1, math.ceil(reset - time.time())))
-
-
-def client() -> str:
-    """The requesting client's address (as ``TRUSTED_PROXIES`` resolves it), keyed-hashed so
-    that no IP is ever written to the limits' storage."""
-    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    return hmac.new(secret, (request.remote_addr or "").encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+# KEYS: counter; ARGV: limit, window. Returns {0, 0} (within) or {1, seconds left}.
+HIT_SCRIPT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if n > tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
+return {0, 0}
+"""
 
 
 class RateLimited(Problem):
     def __init__(self, retry_after: int):
         super().__init__(429, "rate-limited", f"Too many requests; try again in {retry_after} s.")
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Limit:
+    amount: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        """``60/minute``, ``6000 per hour``, ``10/5 seconds`` (the ``limits`` package's notation)."""
+        item = parse(text)
+        return cls(int(item.amount), int(item.get_expiry()))
+
+
+def reader_address(address: str) -> str:
+    """The part of a client address a reader cannot cheaply change: IPv4 whole, IPv6's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False).network_address) + "/64"
+    return str(ip)
+
+
+@dataclass
+class Window:
+    """Counters of one fixed window: all dropped together when the window ends."""
+
+    number: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class MemoryLimiter:
+    """Fixed windows in this process; O(1) per check whatever the number of keys."""
+
+    def __init__(self) -> None:
+        self._windows: dict[int, Window] = {}  # window length -> current window
+        self._seen: dict[str, float] = {}  # event key -> when it was charged
+        self._seen_swept = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _hit(self, key: str, limit: Limit, now: float) -> tuple[int, int]:
+        number = int(now // limit.seconds)
+        window = self._windows.get(limit.seconds)
+        if window is None or window.number != number:
+            window = self._windows[limit.seconds] = Window(number)
+        count = window.counts.get(key, 0) + 1
+        window.counts[key] = count
+        return count, math.ceil((number + 1) * limit.seconds - now)
+
+    def check(self, reader: str, site: str, event: str, reader_limit: Limit, site_limit: Limit) -> None:
+        now = time.time()
+        with self._lock:
+            count, left = self._hit(reader, reader_limit, now)
+            if count > reader_limit.amount:
+                raise RateLimited(max(1, left))
+            self._sweep_seen(now)
+            if event in self._seen:
+                return
+            count, left = self._hit(site, site_limit, now)
+            if count > site_limit.amount:
+                raise RateLimited(max(1, left))
+            self._seen[event] = now
+
+    def hit(self, key: str, limit: Limit) -> None:
+        now = time.time()
+        with self._lock:
+            count, left = self._hit(key, limit, now)
+        if count > limit.amount:
+            raise RateLimited(max(1, left))
+
+    def _sweep_seen(self, now: float) -> None:
+        """Forget ids charged more than ``SEEN_SECONDS`` ago, in one pass per interval."""
+        if now - self._seen_swept >= SEEN_SECONDS:
+            self._seen = {k: t for k, t in self._seen.items() if now - t < SEEN_SECONDS}
+            self._seen_swept = now
+
+
+class Limiter:
+    """Redis when configured and answering, else the memory limiter."""
+
+    def __init__(self, redis_url: str | None, prefix: str, reader_limit: Limit, site_limit: Limit):
+        self.prefix, self.reader_limit, self.site_limit = prefix, reader_limit, site_limit
+        self.memory = MemoryLimiter()
+        self.redis: Any = None
+        self.script: Any = None
+        self.hit_script: Any = None
+        self.healthy: bool | None = None
+        self._retry_at = 0.0
+        if redis_url:
+            import redis
+
+            self.redis = redis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS,
+                                              socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
+            self.script = self.redis.register_script(CHECK_SCRIPT)
+            self.hit_script = self.redis.register_script(HIT_SCRIPT)
+            self.healthy = True
+
+    def check(self, site_id: int, address: str, event_id: str) -> None:
+        """Count a beacon against both limits.
+
+        :raise RateLimited: one of them is used up (with the seconds until it frees).
+        """
+        reader_limit, site_limit = self.reader_limit, self.site_limit
+        reader = f"r:{site_id}:{reader_address(address)}"
+        site, event = f"s:{site_id}", f"e:{site_id}:{event_id}"
+        if self.redis is not None and (self.healthy or time.monotonic() >= self._retry_at):
+            if self._check_redis(reader, site, event, reader_limit, site_limit):
+                return
+        self.memory.check(reader, site, event, reader_limit, site_limit)
+
+    def hit(self, key: str, limit: Limit) -> None:
+        """Count one request against ``limit`` for ``key``.
+
+        :raise RateLimited: the limit is used up (with the seconds until it frees).
+        """
+        if self.redis is not None and (self.healthy or time.monotonic() >= self._retry_at):
+            now = int(time.time())
+            if self._run(self.hit_script, [f"{self.prefix}:h:{key}:{now // limit.seconds}"],
+                         [limit.amount, limit.seconds]):
+                return
+        self.memory.hit(key, limit)
+
+    def _check_redis(self, reader: str, site: str, event: str, reader_limit: Limit, site_limit: Limit) -> bool:
+        """True when Redis answered (and the beacon is within the limits)."""
+        now = int(time.time())
+        keys = [f"{self.prefix}:{reader}:{now // reader_limit.seconds}",
+                f"{self.prefix}:{site}:{now // site_limit.seconds}", f"{self.prefix}:{event}"]
+        args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
+                max(SEEN_SECONDS, site_limit.seconds)]
+        return self._run(self.script, keys, args)
+
+    def _run(self, script: Any, keys: list[str], args: list[int]) -> bool:
+        """Run a limit script: True when Redis answered and the request is within the limits,
+        False when Redis did not answer (the caller counts in memory then).
+
+        :raise RateLimited: Redis says a limit is used up.
+        """
+        import redis
+
+        try:
+            refused, left = script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            self.redis.connection_pool.disconnect()  # every pooled socket died with the server
+            if self.healthy:
+                log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back",
+                            type(exc).__name__)
+            self.healthy, self._retry_at = False, time.monotonic() + REDIS_RETRY_SECONDS
+            return False
+        if not self.healthy:
+            log.warning("Redis answers again: rate limits are shared again")
+            self.healthy = True
+        if int(refused):
+            raise RateLimited(max(1, int(left)))
+        return True
+
+
+def init_app(app: Flask) -> None:
+    config = app.config
+    app.extensions["widget_limiter"] = Limiter(config["REDIS_URL"], config["REDIS_PREFIX"],
+                                               Limit.parse(config["RATE_LIMIT_VISITOR"]),
+                                               Limit.parse(config["RATE_LIMIT_SITE"]))
+
+
+def check_beacon(site_id: int, address: str, event_id: str) -> None:
+    """Count one beacon of ``site_id`` from ``address``; raise 429 when a limit is used up."""
+    limiter: Limiter = current_app.extensions["widget_limiter"]
+    limiter.check(site_id, address, event_id)
+
+
+def check(setting: str, *key: str | int) -> None:
+    """Count one request against the limit named by ``setting`` (e.g. ``RATE_LIMIT_QR``) for
+    ``key``; raise 429 when it is used up."""
+    limiter: Limiter = current_app.extensions["widget_limiter"]
+    limiter.hit(":".join([setting.lower(), *map(str, key)]), Limit.parse(current_app.config[setting]))
+
+
+def client() -> str:
+    """The requesting client's address (as ``TRUSTED_PROXIES`` resolves it, IPv6 by its /64),
+    keyed-hashed so that no IP is ever written to the limits' storage."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    address = reader_address(request.remote_addr or "").encode("utf-8")
+    return hmac.new(secret, address, hashlib.sha256).hexdigest()[:32]
+
+
+def redis_healthy(app: Flask | None = None) -> bool | None:
+    """None without Redis; else whether the last check reached it (for ``/readyz``)."""
+    limiter: Limiter = (app or current_app).extensions["widget_limiter"]
+    return limiter.healthy

@@ -102,6 +102,20 @@ def client_allowed(address: str | None, networks: list[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
+def measure_aggregator_lag() -> None:
+    """Read the lag from the database at scrape time: the aggregator is often another process
+    (``widget-server aggregate``) whose own gauges no web worker could serve. A database that
+    does not answer leaves the last value; /readyz says why."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from . import aggregate, db
+
+    try:
+        set_aggregator_lag(aggregate.lag_seconds(db.engine()))
+    except SQLAlchemyError:
+        pass
+
+
 def exposition(accept: str | None) -> tuple[bytes, str]:
     """Every metric, summed over workers in multiprocess mode, in the format ``accept`` asks
     for (Prometheus text, or OpenMetrics): ``(body, content type)``."""
@@ -117,6 +131,7 @@ def serve() -> Response:
     """``GET /metrics``: the exposition, for clients in ``METRICS_NETWORKS`` only (403 else)."""
     if not client_allowed(request.remote_addr, current_app.extensions["widget_metrics_networks"]):
         raise Problem(403, "forbidden", "Metrics are served to the networks in WIDGET_METRICS_NETWORKS only.")
+    measure_aggregator_lag()
     body, content_type = exposition(request.headers.get("Accept"))
     response = Response(body, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"

@@ -1,18 +1,22 @@
 """The schema. Typed ORM classes for what people manage (sites); plain tables for events.
 
-``events`` is the append-only record of every accepted beacon, unique per client event id
-so a retried beacon is stored once. ``daily_rollups`` holds the per-day counts that
-``/v1/counts`` and the stats read, maintained in the same transaction as each event, so a
-read never scans the event history.
+``event_log`` is what a beacon request writes, and all it writes: one row per accepted
+beacon, unique per client event id (within a month, its partition on PostgreSQL), carrying
+everything counting needs (the daily visitor hash, the bot flag) and nothing that names a
+reader. The aggregator (``aggregate.py``) reads it by id and derives the rest: ``events``
+and ``actions`` (each event with its status), the daily marks, ``daily_rollups``,
+``daily_uniques`` and ``page_totals``, so a read never scans the event history.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -48,6 +52,8 @@ class Site(Base):
     domains: Mapped[list[str]] = mapped_column(JSON)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Changed on every ORM update: the in-process site caches compare it to notice changes.
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
 class Page(Base):
@@ -62,6 +68,7 @@ class Page(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+sites = cast(Table, Site.__table__)
 pages = cast(Table, Page.__table__)
 
 events = Table(
@@ -81,8 +88,80 @@ events = Table(
     Column("code", String(40)),  # the share code the link carried
     Column("referrer", String(255)),  # host only
     Column("age_seconds", Integer),  # clickbacks: time since the share
+    Column("counted_at", DateTime(timezone=True)),  # when the aggregator took it in (lag = this - created_at)
     UniqueConstraint("site_id", "event_id", name="uq_events_site_event"),
     Index("ix_events_site_day", "site_id", "day"),
+)
+
+EVENT_LOG_PARTITION = re.compile(r"^event_log_p\d{6}$")  # PostgreSQL's monthly partitions of event_log
+
+
+def is_partition(name: str | None) -> bool:
+    """True for a monthly partition of ``event_log`` (not a model table of its own)."""
+    return bool(name and EVENT_LOG_PARTITION.match(name))
+
+
+# Everything a beacon request writes. ``id`` only grows (AUTOINCREMENT on SQLite, a sequence
+# on PostgreSQL): the aggregator's watermark. ``month`` (the first day of the month it came
+# in) is the partition key on PostgreSQL, where the table is partitioned by month so
+# retention drops whole partitions.
+event_log = Table(
+    "event_log",
+    Base.metadata,
+    Column("id", BigId, primary_key=True),
+    Column("month", Date, nullable=False),
+    Column("site_id", Integer, nullable=False),  # no foreign key: a deleted site's events are skipped
+    Column("event_id", String(64), nullable=False),
+    Column("type", String(16), nullable=False),  # share | clickback | action
+    Column("service", String(32)),
+    Column("url", Text, nullable=False),
+    Column("title", String(300)),
+    Column("code", String(40)),
+    Column("referrer", String(255)),
+    Column("verb", String(32)),
+    Column("actor_uid", String(100)),
+    Column("actor_name", String(100)),
+    Column("actor_avatar", Text),
+    Column("visitor", String(32), nullable=False),
+    Column("bot", Boolean, nullable=False),
+    Column("address_bar", Boolean, nullable=False),  # the site tags addresses: unknown a- codes are shares
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("site_id", "event_id", "month", name="uq_event_log_site_event"),
+    Index("ix_event_log_site_code", "site_id", "code"),
+    sqlite_autoincrement=True,
+)
+
+# Where the aggregator is: every id at or below ``watermark`` is counted except the ``gaps``
+# ([id, first seen, unix seconds]), ids a concurrent transaction may still commit.
+aggregator_state = Table(
+    "aggregator_state",
+    Base.metadata,
+    Column("name", String(16), primary_key=True),
+    Column("watermark", BigInteger, nullable=False),
+    Column("gaps", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# All-time shares per page and service: ``/v1/counts`` reads the rows of one page.
+page_totals = Table(
+    "page_totals",
+    Base.metadata,
+    Column("site_id", Integer, primary_key=True),
+    Column("url_hash", String(64), primary_key=True),
+    Column("service", String(32), primary_key=True),
+    Column("shares", Integer, nullable=False, server_default="0"),
+)
+
+# Titles readers' browsers reported for a page, with how many distinct readers did (one
+# per visitor hash and day): a title is shown once more than one reader reported it.
+title_votes = Table(
+    "title_votes",
+    Base.metadata,
+    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), primary_key=True),
+    Column("title_hash", String(40), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("readers", Integer, nullable=False, server_default="0"),
+    Column("last_day", Date, nullable=False),
 )
 
 share_codes = Table(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, Response, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException
@@ -54,7 +55,45 @@ def _from_unexpected(exc: Exception) -> Response:
     return problem_response(500, "internal-error", "Internal error", "The server failed; nothing was stored.")
 
 
+UNAVAILABLE_LOG_SECONDS = 60.0
+_unavailable_logged: dict[str, float] = {}  # failure kind -> when last logged
+
+
+def _database_error(exc: Exception) -> Response:
+    """503 when the database is unavailable (down, restarting, busy); 500 for any other error."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .writer import unavailable
+
+    if isinstance(exc, DBAPIError) and not unavailable(exc):
+        return _from_unexpected(exc)
+    return _unavailable(exc)
+
+
+def _unavailable(exc: Exception) -> Response:
+    """The database failed or did not commit in time: 503, one log line per kind a minute."""
+    cause = getattr(exc, "orig", None) or exc.__cause__ or exc
+    kind = type(cause).__name__
+    now = time.monotonic()
+    if now - _unavailable_logged.get(kind, -UNAVAILABLE_LOG_SECONDS) >= UNAVAILABLE_LOG_SECONDS:
+        _unavailable_logged[kind] = now
+        log.error("database unavailable (%s: %s); answering 503 (logged once a minute)", kind,
+                  str(cause).splitlines()[0][:200] if str(cause) else "")
+    response = problem_response(503, "unavailable", "Unavailable",
+                                "The server cannot store or read this now; try again shortly.")
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def init_app(app: Flask) -> None:
+    from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as PoolTimeout
+
+    from .writer import Unavailable
+
+    app.register_error_handler(Unavailable, _unavailable)
+    app.register_error_handler(PoolTimeout, _unavailable)
+    for failure in (OperationalError, InterfaceError):
+        app.register_error_handler(failure, _database_error)
     app.register_error_handler(Problem, _from_problem)
     app.register_error_handler(HTTPException, _from_http)
     app.register_error_handler(Exception, _from_unexpected)

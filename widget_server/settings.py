@@ -127,6 +127,19 @@ def integer(low: int, high: int) -> Parser:
     return parse_integer
 
 
+def number(low: float, high: float) -> Parser:
+    def parse_number(value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError("") from None
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError("")
+        return float(value)
+    return parse_number
+
+
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -277,9 +290,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_PREFIX", "sharebar", text(r"[A-Za-z0-9_:.-]{1,64}"), "1 to 64 letters, digits or _:.-"),
     Setting("MAX_BEACON_BYTES", 8192, integer(512, 65536), "a whole number of bytes (512..65536)"),
     Setting("RATE_LIMIT_VISITOR", "60/minute", rate_limit, "one rate such as 60/minute"),
-    Setting("RATE_LIMIT_SITE", "6000/minute", rate_limit, "one rate such as 6000/minute"),
+    # per reader address (IPv6: its /64) and site; per site, all readers together (a viral burst fits)
+    Setting("RATE_LIMIT_SITE", "60000/minute", rate_limit, "one rate such as 60000/minute"),
     Setting("RATE_LIMIT_QR", "60/minute", rate_limit, "one rate such as 60/minute"),  # QR codes per client
     Setting("RATE_LIMIT_PUBLIC", "120/minute", rate_limit, "one rate such as 120/minute"),  # leaderboard, activity
+    Setting("BEACON_TIMEOUT", 2.0, number(0.1, 30), "seconds a beacon waits for its commit (0.1..30)"),
+    Setting("SITE_CACHE_SECONDS", 1.0, number(0, 3600), "seconds between checks for changed sites (0..3600)"),
+    Setting("COUNTS_CACHE_SECONDS", 1.0, number(0, 3600), "seconds a page's counts are kept per process (0..3600)"),
+    Setting("AGGREGATE_IN_SERVER", True, boolean, "true or false"),  # when no `widget-server aggregate` runs
+    Setting("EVENT_LOG_MONTHS", 3, integer(0, 1200), "months of raw event log kept, 0 for all (0..1200)"),
     Setting("TRUSTED_PROXIES", 0, integer(0, 10), "the number of proxies in front (0..10)"),
     Setting("LOG_FORMAT", "auto", choice("auto", "json", "text"), "auto, json or text"),
     Setting("METRICS_NETWORKS", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", networks,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import select
@@ -116,7 +116,12 @@ def update_settings(site_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     return bar_settings(site)
 
 
-def bar_settings(site: Site) -> dict[str, Any]:
+class HasSettings(Protocol):
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+
+def bar_settings(site: HasSettings) -> dict[str, Any]:
     """The site's bar defaults, PRODUCT defaults filled in for what it did not choose."""
     return {**BAR_DEFAULTS, **(site.settings or {})}
 

@@ -17,15 +17,17 @@ filtered on or broken down by, shares count 0.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import BigInteger, Connection, Float, Select, String, Table, cast, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from .models import daily_rollups, daily_uniques, pages
+from .models import daily_rollups, daily_uniques, page_totals, pages
 from .query import COUNTERS, UNIQUES, DateRange, Filter, StatsQuery
 from .urls import BadURL, clean_url, url_hash
 
@@ -41,16 +43,38 @@ RATIOS = {"lift": ("clickbacks", "shares"), "share_rate": ("action_shares", "act
 
 
 def page_counts(conn: Connection, site_id: int, url: str) -> dict[str, Any]:
-    """All-time shares of one page: per service (largest first) and in total."""
-    query = (
-        select(daily_rollups.c.service, func.sum(daily_rollups.c.shares))
-        .join(pages, pages.c.id == daily_rollups.c.page_id)
-        .where(pages.c.site_id == site_id, pages.c.url_hash == url_hash(url), daily_rollups.c.service != "")
-        .group_by(daily_rollups.c.service)
-    )
+    """All-time shares of one page: per service (largest first) and in total, from the
+    page's ``page_totals`` rows (one per service, however long its history)."""
+    query = select(page_totals.c.service, page_totals.c.shares).where(
+        page_totals.c.site_id == site_id, page_totals.c.url_hash == url_hash(url), page_totals.c.shares > 0)
     per_service = {service: int(total) for service, total in conn.execute(query)}
     ordered = dict(sorted(per_service.items(), key=lambda item: (-item[1], item[0])))
     return {"url": url, "total": sum(ordered.values()), "services": ordered}
+
+
+class CountsCache:
+    """Page counts kept for ``seconds`` (0: not kept), at most ``size`` pages, per process."""
+
+    def __init__(self, seconds: float, size: int = 10_000):
+        self.seconds, self.size = seconds, size
+        self._pages: dict[tuple[int, str], tuple[float, dict[str, Any]]] = {}
+
+    def get(self, site_id: int, url: str) -> dict[str, Any] | None:
+        found = self._pages.get((site_id, url))
+        if found is None or time.monotonic() - found[0] >= self.seconds:
+            return None
+        return found[1]
+
+    def put(self, site_id: int, url: str, counts: dict[str, Any]) -> dict[str, Any]:
+        if self.seconds > 0:
+            if len(self._pages) >= self.size:
+                self._pages.clear()
+            self._pages[(site_id, url)] = (time.monotonic(), counts)
+        return counts
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["widget_counts"] = CountsCache(float(app.config["COUNTS_CACHE_SECONDS"]))
 
 
 # -- which table answers ------------------------------------------------------------------

@@ -3,8 +3,13 @@
 The hash is SHA-256 of a random salt of the day, the site, the IP and the user agent, as
 privacy-first analytics compute it: it tells two requests of one day apart, and nothing
 else. The IP and user agent are used here and never stored or logged; salts are stored so
-that every worker and host agrees on the day's salt, and deleted after two days, which makes
-every hash of those days meaningless.
+that every worker and host agrees on the day's salt, and deleted after two days (by the
+aggregator's upkeep), which makes every hash of those days meaningless.
+
+A salt is created in a transaction of its own, committed before anyone uses it, and
+re-read after the insert: whichever worker inserts first, every worker uses that row, and a
+request that fails afterwards cannot roll it back. The aggregator creates today's and
+tomorrow's ahead, so requests normally only read their cached copy.
 """
 from __future__ import annotations
 
@@ -14,30 +19,33 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 from crawlerdetect import CrawlerDetect
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
-from . import feeds
 from .db import dialect_insert
 from .models import daily_marks, salts
 
 KEEP_DAYS = 2
-_salts: dict[tuple[str, date], str] = {}  # (database, day) -> salt; this process's copy
+_salts: dict[tuple[int, date], str] = {}  # (id of the engine, day) -> salt; this process's copy
 
 
-def daily_salt(conn: Connection, day: date) -> str:
-    """The salt of ``day``, created (and older salts deleted) by the first request of the day."""
-    key = (str(conn.engine.url), day)
+def daily_salt(engine: Engine, day: date) -> str:
+    """The salt of ``day``: this process's copy, else the stored one, else a new one stored
+    (and committed) first."""
+    key = (id(engine), day)
     cached = _salts.get(key)
     if cached is not None:
         return cached
-    salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
-    if salt is None:
-        new = {"day": day, "salt": secrets.token_hex(32)}
-        conn.execute(dialect_insert(conn, salts).values(new).on_conflict_do_nothing())
-        salt = conn.scalar(select(salts.c.salt).where(salts.c.day == day))
-        forget_before(conn, day - timedelta(days=KEEP_DAYS - 1))
-        feeds.prune_all(conn, day)  # the day's first request also applies the retention periods
-    for old in [k for k in _salts if k[1] < day]:
+    query = select(salts.c.salt).where(salts.c.day == day)
+    with engine.connect() as conn:
+        salt = conn.scalar(query)
+        conn.rollback()
+        if salt is None:
+            with conn.begin():
+                new = {"day": day, "salt": secrets.token_hex(32)}
+                conn.execute(dialect_insert(conn, salts).values(new).on_conflict_do_nothing())
+            salt = conn.scalar(query)
+            conn.rollback()
+    for old in [k for k in _salts if k[1] < day - timedelta(days=1)]:
         del _salts[old]
     _salts[key] = str(salt)
     return str(salt)

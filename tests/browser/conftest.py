@@ -28,8 +28,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sqlalchemy import text
 
-from conftest import Registered, make_app, register
-from widget_server import db, sites
+from conftest import Registered, make_app, register, table_rows
+from widget_server import aggregate, db, sites
+from widget_server.models import Site
 
 CHROMIUM = os.environ.get("WIDGET_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -142,7 +143,13 @@ def live(tmp_path: Path, migrated: tuple[Path, Registered]) -> Iterator[Live]:
     server, port = serve(app)
     host = HostPages()
     host_server, host.port = serve(host.wsgi())
+    stop = threading.Event()  # the server's own aggregator, as when no `widget-server aggregate` runs
+    counting = threading.Thread(target=aggregate.run_elected, args=(app.extensions["widget_engine"],
+                                                                    dict(app.config), stop, 0.1), daemon=True)
+    counting.start()
     yield Live(app, f"http://127.0.0.1:{port}", site, host)
+    stop.set()
+    counting.join(10)
     server.shutdown()
     host_server.shutdown()
     app.extensions["widget_engine"].dispose()

@@ -1,0 +1,292 @@
+"""Beacons and page views against a bare Flask app, with wrk, in the same run and settings.
+
+For each database (SQLite; PostgreSQL with Redis when ``--postgres URL`` is given), it starts
+Sharebar under gunicorn (gthread, ``--workers``/``--threads``, trusted proxy, a site limit that
+does not bind, the in-server aggregator off) plus ``widget-server aggregate``, and the bare app
+of ``bench/bare.py`` under the same gunicorn settings. Then, interleaving rounds:
+
+- ``events``: wrk POSTs share beacons (``bench/ingest.lua``: readers varied through
+  X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed; then Sharebar
+  at half its median rate for the p99. After the aggregator caught up, every id is checked:
+  each beacon answered 204 is stored, and each stored one counted; the lag is ``counted_at -
+  created_at`` of those events.
+- ``counts`` and ``config``: wrk GETs one page's counts / the site config, against a bare GET,
+  with an empty history and again after 1M events of history (bulk-loaded log, events and
+  rollups, then the aggregator's own tables), for ``history_ratio``.
+
+Run: ``python bench/ingest.py [--postgres postgresql://...] [--rounds 3] [--seconds 8]``.
+Ends with one line per database and endpoint, e.g.
+``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, func, insert, select, text
+
+from widget_server import aggregate, counting, create_app, db, signing, sites
+from widget_server.models import daily_rollups, event_log, events, page_totals, pages
+from widget_server.urls import url_hash
+
+HERE = Path(__file__).resolve().parent
+SECRET = "bench-secret"
+PAGE = "https://example.com/post/1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int) -> None:
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(port)
+
+
+def gunicorn(app: str, env: dict[str, str], args: argparse.Namespace, chdir: Path | None = None) -> tuple[Any, int]:
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(args.workers), "--threads",
+               str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
+    if chdir:
+        command[3:3] = ["--chdir", str(chdir)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return process, port
+
+
+def wrk(port: int, seconds: float, args: argparse.Namespace, **env: str) -> dict[str, float]:
+    environ = {**os.environ, **{f"BENCH_{k.upper()}": v for k, v in env.items()}}
+    out = subprocess.run(["wrk", "-t", str(args.wrk_threads), "-c", str(args.connections), "-d", f"{max(1, round(seconds))}s",
+                          "-s", str(HERE / "ingest.lua"), f"http://127.0.0.1:{port}"],
+                         env=environ, capture_output=True, text=True, timeout=seconds + 60).stdout
+    line = next(line for line in out.splitlines() if line.startswith("BENCH "))
+    result: dict[str, float] = json.loads(line[6:])
+    result["per_s"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def stop(process: Any) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def rss_mb(master: Any) -> float:
+    pids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master.pid)], capture_output=True, text=True).stdout
+    sizes = []
+    for pid in pids.split():
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024)
+    return max(sizes) if sizes else 0.0
+
+
+def prepare(url: str, instance: Path) -> tuple[Any, str]:
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEYS": SECRET, "INSTANCE_PATH": str(instance)})
+    with app.app_context():
+        db.upgrade()
+        site = sites.create_site("Bench", ["example.com"])
+        sites.update_settings(site.id, {"counts": True})
+        return app, signing.site_key(site.id)
+
+
+def history(app: Any, site_id: int, size: int) -> None:
+    """``size`` events of a year's history on the benchmarked page and 999 others: the log,
+    the counted events, the daily rollups and the per-page totals, bulk-loaded."""
+    engine = app.extensions["widget_engine"]
+    now = datetime.now(timezone.utc)
+    with engine.begin() as conn:
+        ids = {}
+        for n in range(1000):
+            url = PAGE if n == 0 else f"https://example.com/old/{n}"
+            ids[n] = conn.execute(insert(pages).values(site_id=site_id, url=url, url_hash=url_hash(url), title=None,
+                                                       created_at=now).returning(pages.c.id)).scalar_one() \
+                if n else conn.scalar(select(pages.c.id).where(pages.c.url_hash == url_hash(PAGE)))
+    services = ["weibo", "wechat", "qq", "x", "facebook", "douban", "copy"]
+    rollups: dict[tuple[Any, ...], int] = {}
+    chunk = 20_000
+    for start in range(0, size, chunk):
+        log, counted = [], []
+        for n in range(start, min(size, start + chunk)):
+            page = 0 if n % 10 == 0 else n % 1000
+            moment = now - timedelta(days=n % 365, seconds=n % 86400)
+            service = services[n % 7]
+            event = f"hist{n}"
+            log.append({"month": moment.date().replace(day=1), "site_id": site_id, "event_id": event, "type": "share",
+                        "service": service, "url": PAGE, "title": None, "code": None, "referrer": None, "verb": None,
+                        "actor_uid": None, "actor_name": None, "actor_avatar": None, "visitor": f"{n:032d}",
+                        "bot": False, "address_bar": False, "created_at": moment})
+            counted.append({"site_id": site_id, "event_id": event, "type": "share", "service": service,
+                            "page_id": ids[page], "day": moment.date(), "created_at": moment, "status": "counted",
+                            "visitor": f"{n:032d}", "counted_at": moment})
+            key = (moment.date(), ids[page], service)
+            rollups[key] = rollups.get(key, 0) + 1
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                for month in {row["month"] for row in log}:
+                    end = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+                    conn.execute(text(f"CREATE TABLE IF NOT EXISTS event_log_p{month:%Y%m} PARTITION OF event_log "
+                                      f"FOR VALUES FROM ('{month}') TO ('{end}')"))
+            # History older than the watermark: written with ids the aggregator has passed.
+            conn.execute(insert(event_log), log)
+            conn.execute(insert(events), counted)
+    with engine.begin() as conn:
+        counting.add_up(conn, daily_rollups, counting.ROLLUP_KEY, ("shares",),
+                        {(site_id, d, p, s, "", ""): Counter(shares=n) for (d, p, s), n in rollups.items()})
+        urls = {page_id: PAGE if n == 0 else f"https://example.com/old/{n}" for n, page_id in ids.items()}
+        totals: dict[tuple[Any, ...], Counter[str]] = {}
+        for (_, page, service), n in rollups.items():
+            totals.setdefault((site_id, url_hash(urls[page]), service), Counter()).update(shares=n)
+        counting.add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
+        top = conn.scalar(select(func.max(event_log.c.id)))
+        conn.execute(text("UPDATE aggregator_state SET watermark = :top"), {"top": top})
+
+
+def check(app: Any, prefix: str, acknowledged: int, timeout: float = 120) -> tuple[int, int, float]:
+    """Wait for the aggregator; (stored, counted, lag p99 ms) of this run's ids."""
+    engine = app.extensions["widget_engine"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and aggregate.lag_seconds(engine) > 0:
+        time.sleep(0.5)
+    with engine.connect() as conn:
+        stored = set(conn.scalars(select(event_log.c.event_id).where(event_log.c.event_id.like(f"{prefix}%"))))
+        rows = conn.execute(select(events.c.event_id, events.c.created_at, events.c.counted_at)
+                            .where(events.c.event_id.like(f"{prefix}%"))).all()
+    counted = {row.event_id for row in rows}
+    lags = sorted((as_utc(r.counted_at) - as_utc(r.created_at)).total_seconds() * 1000 for r in rows)
+    assert len(stored) >= acknowledged, f"{acknowledged} acknowledged but {len(stored)} stored"
+    assert stored <= counted, f"{len(stored - counted)} stored events not counted"
+    return len(stored), len(counted), lags[int(len(lags) * 0.99)] if lags else 0.0
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def bench(name: str, url: str, redis_url: str | None, args: argparse.Namespace) -> list[str]:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    app, key = prepare(url, folder / "instance")
+    site_id = signing.site_id_from_key(key, [SECRET])
+    env = {**os.environ, "WIDGET_DATABASE_URL": url, "WIDGET_SECRET_KEYS": SECRET, "WIDGET_INSTANCE_PATH":
+           str(folder / "instance"), "WIDGET_TRUSTED_PROXIES": "1", "WIDGET_RATE_LIMIT_SITE": "100000000/minute",
+           "WIDGET_AGGREGATE_IN_SERVER": "false", "WIDGET_PUBLIC_URL": "https://share.test"}
+    if redis_url:
+        env.update(WIDGET_REDIS_URL=redis_url, WIDGET_REDIS_PREFIX=f"bench-{uuid.uuid4().hex}")
+    server, port = gunicorn("widget_server:create_app()", env, args)
+    bare, bare_port = gunicorn("bare:app", env, args, chdir=HERE)
+    worker = subprocess.Popen([sys.executable, "-m", "widget_server.cli", "aggregate"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lines = []
+    try:
+        for target in (bare_port, port):
+            wrk(target, 2, args, site=key, prefix="warm")
+        mine, theirs, acknowledged = [], [], 0
+        prefix = f"r{uuid.uuid4().hex[:8]}"
+        for n in range(args.rounds):
+            theirs.append(wrk(bare_port, args.seconds, args, site=key, prefix=f"{prefix}bare{n}")["per_s"])
+            run = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}x{n}")
+            mine.append(run["per_s"])
+            acknowledged += int(run["requests"] - run["non2xx"])
+        rate = statistics.median(mine)
+        delay = max(1, int(args.connections * 1000 / (rate / 2)))
+        half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
+        acknowledged += int(half["requests"] - half["non2xx"])
+        stored, counted, lag = check(app, prefix + "x", acknowledged - int(half["requests"] - half["non2xx"]))
+        bare_rate = statistics.median(theirs)
+        lines.append(f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} "
+                     f"ratio={rate / bare_rate:.2f} p99_ms={half['p99_us'] / 1000:.1f} acknowledged="
+                     f"{acknowledged - int(half['requests'] - half['non2xx'])} stored={stored} lag_p99_ms={lag:.0f}")
+        print(f"# {name}: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms", flush=True)
+        empty = reads(port, bare_port, key, args)
+        worker.terminate()  # the history goes in below the watermark, as if long counted
+        worker.wait(20)
+        history(app, int(site_id or 0), args.history)
+        worker = subprocess.Popen([sys.executable, "-m", "widget_server.cli", "aggregate"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        full = reads(port, bare_port, key, args)
+        for endpoint in ("counts", "config"):
+            rate_empty, bare_get = empty[endpoint]
+            rate_full, _ = full[endpoint]
+            lines.append(f"db={name} endpoint={endpoint} per_s={rate_empty:.0f} bare_per_s={bare_get:.0f} "
+                         f"ratio={rate_empty / bare_get:.2f} history_ratio={rate_full / rate_empty:.2f}")
+        print(f"# {name}: RSS per worker {rss_mb(server):.0f} MB (largest)", flush=True)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+        stop(server)
+        stop(bare)
+        app.extensions["widget_engine"].dispose()
+    for line in lines:
+        print("#", line, flush=True)
+    return lines
+
+
+def reads(port: int, bare_port: int, key: str, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    found = {}
+    for endpoint in ("counts", "config"):
+        path = f"/v1/{endpoint}?site={quote(key)}&url={quote(PAGE, safe='')}"
+        mine, theirs = [], []
+        for _ in range(args.rounds):
+            theirs.append(wrk(bare_port, args.seconds / 2, args, path=path)["per_s"])
+            mine.append(wrk(port, args.seconds / 2, args, path=path)["per_s"])
+        found[endpoint] = (statistics.median(mine), statistics.median(theirs))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--postgres", help="a PostgreSQL URL (a schema bench_ingest is made in it)")
+    parser.add_argument("--redis", help="Redis URL used with PostgreSQL")
+    parser.add_argument("--schema", default="bench_ingest", help="the PostgreSQL schema (emptied first)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    lines = []
+    if args.only in (None, "sqlite"):
+        lines += bench("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-db-')}/widget.db", None, args)
+    if args.postgres and args.only in (None, "postgresql"):
+        lines += bench("postgresql", fresh_schema(args.postgres, args.schema), args.redis, args)
+    print("\n".join(lines))
+
+
+def fresh_schema(url: str, schema: str = "bench_ingest") -> str:
+    engine = create_engine(db.normalise_url(url))
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+if __name__ == "__main__":
+    random.seed(1)
+    main()

@@ -1,0 +1,122 @@
+"""The aggregator: counts follow the event log behind the beacons, once each, in id order,
+after a crash, around ids committed late, and with public titles only by consensus."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+
+from conftest import BeaconSender, aggregate, table_rows
+from widget_server import aggregate as aggregator, counting, db, ingest, upkeep
+from widget_server.models import daily_rollups, event_log, page_totals, pages
+
+PAGE = "https://example.com/post/1"
+
+
+def shares_counted(app: Flask) -> int:
+    with app.app_context(), db.engine().connect() as conn:
+        return int(conn.scalar(select(func.coalesce(func.sum(daily_rollups.c.shares), 0))) or 0)
+
+
+def test_counts_lag_the_beacon_until_the_aggregator_runs(app: Flask, beacon: BeaconSender) -> None:
+    plain = FlaskClient(app)  # no catching up before reads
+    assert beacon.send().status_code == 204
+    query = {"site": beacon.site.key, "url": PAGE}
+    assert plain.get("/v1/counts", query_string=query).get_json()["total"] == 0
+    with app.app_context():
+        assert aggregator.lag_seconds(db.engine()) >= 0
+    assert aggregate(app) == 1
+    assert plain.get("/v1/counts", query_string=query).get_json()["total"] == 1
+    with app.app_context():
+        assert aggregator.lag_seconds(db.engine()) == 0
+    assert aggregate(app) == 0  # nothing is counted twice
+
+
+def test_a_batch_that_fails_midway_is_counted_once_afterwards(app: Flask, beacon: BeaconSender,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(6):
+        beacon.send(ip=f"192.0.2.{n}")
+    real_add_up = counting.add_up
+
+    def crash(*args: Any) -> None:
+        real_add_up(*args)
+        raise RuntimeError("killed in the middle of the batch")
+
+    monkeypatch.setattr(counting, "add_up", crash)
+    with pytest.raises(RuntimeError):
+        aggregate(app)
+    monkeypatch.setattr(counting, "add_up", real_add_up)
+    assert shares_counted(app) == 0  # the batch's transaction rolled back with its watermark
+    assert aggregate(app) == 6
+    assert shares_counted(app) == 6
+    assert len(table_rows(app, "events")) == 6
+
+
+def test_small_batches_in_id_order_give_the_same_counts(app: Flask, beacon: BeaconSender) -> None:
+    for n in range(7):
+        beacon.send(ip=f"192.0.2.{n % 3}", service=("weibo", "qq")[n % 2])
+    with app.app_context():
+        while True:
+            with db.engine().begin() as conn:
+                if aggregator.step(conn, batch=2) == 0:
+                    break
+    statuses = sorted(row.status for row in table_rows(app, "events"))
+    assert statuses == ["counted"] * 6 + ["repeat"]  # the seventh repeats the first
+    assert shares_counted(app) == 6
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.scalar(select(func.sum(page_totals.c.shares))) == 6
+
+
+def test_a_late_commit_below_the_watermark_is_still_counted(app: Flask, beacon: BeaconSender) -> None:
+    if app.extensions["widget_engine"].dialect.name != "postgresql":
+        pytest.skip("SQLite commits ids in order")
+    engine = app.extensions["widget_engine"]
+    slow = engine.connect()
+    transaction = slow.begin()
+    row = ingest.log_row(beacon.site.id, ingest.parse_beacon(beacon.body(id="slow-0123456789")),
+                         ingest.Reader("a" * 32, False))
+    slow.execute(insert(event_log).values(row))  # takes an id, not committed yet
+    assert beacon.send(ip="192.0.2.50").status_code == 204  # a higher id, committed
+    assert aggregate(app) == 1
+    transaction.commit()
+    slow.close()
+    assert aggregate(app) == 1
+    assert shares_counted(app) == 2
+
+
+def test_a_title_is_public_once_two_readers_report_it(app: Flask, beacon: BeaconSender) -> None:
+    def title() -> str | None:
+        aggregate(app)
+        with app.app_context(), db.engine().connect() as conn:
+            return conn.scalar(select(pages.c.title))
+
+    beacon.send(title="FREE 1000 USDT -> t.me/spam", ip="192.0.2.1")
+    beacon.send(title="FREE 1000 USDT -> t.me/spam", ip="192.0.2.1", service="qq")
+    assert title() is None  # one reader, however often
+    beacon.send(title="A post", ip="192.0.2.2")
+    beacon.send(title="A post", ip="192.0.2.3")
+    assert title() == "A post"
+    beacon.send(title="A post, revised", ip="192.0.2.4")
+    assert title() == "A post"
+    beacon.send(title="A post, revised", ip="192.0.2.5")
+    assert title() == "A post, revised"  # a later consistent title replaces the earlier one
+
+
+def test_a_retry_in_another_month_is_counted_once(app: Flask, beacon: BeaconSender) -> None:
+    body = beacon.body(id="retried-0123456789")
+    assert beacon.post(json.dumps(body)).status_code == 204
+    row = ingest.log_row(beacon.site.id, ingest.parse_beacon(body), ingest.Reader("b" * 32, False))
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(insert(event_log).values({**row, "month": upkeep.add_months(row["month"], 1)}))
+    aggregate(app)
+    assert len(table_rows(app, "events")) == 1 and shares_counted(app) == 1
+
+
+def test_aggregate_command_once(app: Flask, beacon: BeaconSender) -> None:
+    beacon.send()
+    result = app.test_cli_runner().invoke(args=["aggregate", "--once"])
+    assert result.exit_code == 0 and "1 events counted" in result.output

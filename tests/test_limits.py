@@ -1,0 +1,74 @@
+"""Beacon rate limits: keyed by address and site (not user agent), replays free for the site,
+fixed windows in memory or one Redis round trip, and Redis failures that never refuse."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from typing import Any
+
+import pytest
+
+from conftest import BeaconSender, make_app, register
+from widget_server import limits
+from widget_server.limits import Limit, MemoryLimiter, RateLimited, reader_address
+
+REDIS_URL = os.environ.get("WIDGET_TEST_REDIS_URL")
+BACKENDS = [None] + ([REDIS_URL] if REDIS_URL else [])
+AGENTS = [f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/{n}.0 Safari/537.36" for n in range(100, 140)]
+
+
+def sender(tmp_path: Any, database_url: str, redis_url: str | None, **limits_: str) -> BeaconSender:
+    app = make_app(database_url, tmp_path, REDIS_URL=redis_url, REDIS_PREFIX=f"test-{uuid.uuid4().hex}", **limits_)
+    return BeaconSender(app.test_client(), register(app))
+
+
+@pytest.mark.parametrize("redis_url", BACKENDS)
+def test_rotating_user_agents_do_not_escape_the_reader_limit(tmp_path: Any, database_url: str,
+                                                            redis_url: str | None) -> None:
+    beacon = sender(tmp_path, database_url, redis_url, RATE_LIMIT_VISITOR="10/minute")
+    statuses = [beacon.send(headers={"User-Agent": agent}).status_code for agent in AGENTS[:15]]
+    assert statuses == [204] * 10 + [429] * 5
+    assert beacon.send(ip="203.0.113.99").status_code == 204  # another reader is not affected
+
+
+@pytest.mark.parametrize("redis_url", BACKENDS)
+def test_replayed_event_ids_cost_nothing_from_the_site_budget(tmp_path: Any, database_url: str,
+                                                              redis_url: str | None) -> None:
+    beacon = sender(tmp_path, database_url, redis_url, RATE_LIMIT_VISITOR="1000/minute", RATE_LIMIT_SITE="5/minute")
+    stored = json.dumps(beacon.body(id="stored-0123456789"))
+    for n in range(40):  # one client replaying one stored beacon, rotating agents and addresses
+        assert beacon.post(stored, ip=f"198.51.100.{n % 4}", headers={"User-Agent": AGENTS[n]}).status_code == 204
+    readers = [beacon.send(ip=f"192.0.2.{n}").status_code for n in range(5)]
+    assert readers == [204, 204, 204, 204, 429]  # the replay took one of the five
+
+
+def test_ipv6_readers_are_limited_by_their_64() -> None:
+    assert reader_address("2001:db8:1:2:aaaa::1") == reader_address("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert reader_address("2001:db8:1:3::1") != reader_address("2001:db8:1:2::1")
+    assert reader_address("::ffff:192.0.2.7") == "192.0.2.7"
+    assert reader_address("192.0.2.7") == "192.0.2.7"
+
+
+def test_memory_windows_are_dropped_whole_and_count_per_key() -> None:
+    limiter = MemoryLimiter()
+    one, many = Limit(2, 60), Limit(10_000, 60)
+    for n in range(5000):  # many readers: each its own counter, no sweep over them per check
+        limiter.check(f"r:{n}", "s:1", f"e:{n}", one, many)
+    limiter.check("r:0", "s:1", "e:x", one, many)
+    with pytest.raises(RateLimited) as refused:
+        limiter.check("r:0", "s:1", "e:y", one, many)
+    assert 1 <= refused.value.retry_after <= 60
+    assert len(limiter._windows) == 1  # one window of 60 s, replaced whole when it ends
+
+
+def test_a_dead_redis_falls_back_to_local_limits_and_says_so(tmp_path: Any, database_url: str,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    beacon = sender(tmp_path, database_url, "redis://127.0.0.1:1/0", RATE_LIMIT_VISITOR="3/minute")
+    with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
+        statuses = [beacon.send().status_code for _ in range(5)]
+    assert statuses == [204, 204, 204, 429, 429]
+    warnings = [r for r in caplog.records if "Redis is unreachable" in r.getMessage()]
+    assert len(warnings) == 1
+    assert limits.redis_healthy(beacon.client.application) is False

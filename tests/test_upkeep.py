@@ -1,0 +1,61 @@
+"""The aggregator's upkeep: salts ahead, and the event log kept by whole months (native
+partitions on PostgreSQL, created ahead and dropped once counted)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, insert, select
+
+from conftest import BeaconSender, aggregate, table_rows
+from widget_server import db, ingest, upkeep
+from widget_server.models import event_log
+
+
+def old_event(beacon: BeaconSender, month: date) -> dict:
+    moment = datetime(month.year, month.month, 2, tzinfo=timezone.utc)
+    parsed = ingest.parse_beacon(beacon.body())
+    return ingest.log_row(beacon.site.id, parsed, ingest.Reader("c" * 32, False), now=moment)
+
+
+def test_upkeep_makes_the_salts_of_today_and_tomorrow(app: Flask) -> None:
+    with app.app_context():
+        upkeep.run(db.engine(), app.config, date(2026, 11, 30))
+    assert sorted(str(row.day) for row in table_rows(app, "salts")) == ["2026-11-30", "2026-12-01"]
+
+
+def test_the_event_log_is_partitioned_by_month_and_old_months_dropped_whole(app: Flask,
+                                                                             beacon: BeaconSender) -> None:
+    with app.app_context(), db.engine().begin() as conn:
+        if conn.dialect.name != "postgresql":
+            pytest.skip("native partitions are PostgreSQL's")
+        today = date.today()
+        upkeep.ensure_partitions(conn, upkeep.add_months(today, 2))
+        names = upkeep.partitions(conn)
+        assert upkeep.partition_name(upkeep.add_months(today.replace(day=1), 5)) in names  # three months ahead
+        old, older = upkeep.add_months(today.replace(day=1), -1), upkeep.add_months(today.replace(day=1), -2)
+        conn.execute(insert(event_log), [old_event(beacon, older), old_event(beacon, old)])
+    aggregate(app)  # both counted
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(insert(event_log), [old_event(beacon, old)])  # not counted yet
+        dropped = upkeep.drop_partitions(conn, today.replace(day=1))
+        assert dropped == [upkeep.partition_name(older)]  # the older month is counted; the other waits
+        assert upkeep.partition_name(old) in upkeep.partitions(conn)
+    aggregate(app)
+    with app.app_context(), db.engine().begin() as conn:
+        assert upkeep.drop_partitions(conn, today.replace(day=1)) == [upkeep.partition_name(old)]
+        assert conn.scalar(select(func.count()).select_from(event_log)) == 0
+    assert len(table_rows(app, "events")) == 3  # the counts stay
+
+
+def test_sqlite_keeps_the_event_log_months_too(app: Flask, beacon: BeaconSender) -> None:
+    if app.extensions["widget_engine"].dialect.name != "sqlite":
+        pytest.skip("PostgreSQL drops partitions")
+    today = date.today()
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(insert(event_log), [old_event(beacon, upkeep.add_months(today.replace(day=1), -4))])
+    aggregate(app)
+    with app.app_context():
+        upkeep.run(db.engine(), {**app.config, "EVENT_LOG_MONTHS": 3}, today)
+    assert table_rows(app, "event_log") == [] and len(table_rows(app, "events")) == 1

@@ -1,0 +1,228 @@
+"""The aggregator: turns the event log into counts, behind the requests.
+
+It reads ``event_log`` by id above a watermark, in batches, and counts each batch
+(``counting.count_batch``) in the same transaction that moves the watermark, so after a
+crash or a restart it goes on exactly where the last committed batch ended: nothing is
+counted twice or missed.
+
+Ids are handed out before their transactions commit, so on PostgreSQL a row with a lower
+id can become visible after a higher one (two web workers committing at once). An id
+missing below the highest one read is kept in ``gaps`` with the time it was first missed,
+re-read on every step, and given up after ``GAP_SECONDS``, far longer than a beacon's
+transaction may last (the writer gives up after two seconds). On SQLite, one writer at a
+time commits ids in order, so there are no such gaps.
+
+One aggregator runs at a time, elected by a lock (``locks.py``): ``widget-server
+aggregate`` in production, or else one web worker's background thread, so ``widget-server
+demo`` and a bare gunicorn count too. Upkeep (the salts of today and tomorrow, day marks,
+retention, event-log partitions) runs here, never inside a request.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.exc import DBAPIError
+
+from . import counting, db, locks, upkeep
+from .db import dialect_insert
+from .models import aggregator_state, event_log, utcnow
+
+log = logging.getLogger(__name__)
+
+STATE = "main"
+BATCH = 500
+GAP_SECONDS = 30.0
+MAX_GAP_RUN = 5000  # a longer run of missing ids is history (deleted, or burnt by conflicts), not in flight
+POLL_SECONDS = 0.2
+UPKEEP_SECONDS = 60.0
+
+
+@dataclass
+class State:
+    watermark: int
+    gaps: dict[int, float]  # id -> unix time first missed
+
+
+def load_state(conn: Connection) -> State:
+    query = select(aggregator_state.c.watermark, aggregator_state.c.gaps).where(aggregator_state.c.name == STATE)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        conn.execute(dialect_insert(conn, aggregator_state).values(
+            name=STATE, watermark=0, gaps=[], updated_at=utcnow()).on_conflict_do_nothing())
+        return State(0, {})
+    return State(int(row.watermark), {int(i): float(t) for i, t in row.gaps})
+
+
+def save_state(conn: Connection, state: State) -> None:
+    gaps = [[i, t] for i, t in sorted(state.gaps.items())]
+    conn.execute(update(aggregator_state).where(aggregator_state.c.name == STATE).values(
+        watermark=state.watermark, gaps=gaps, updated_at=utcnow()))
+
+
+def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time.time) -> int:
+    """Count the next batch inside the caller's transaction; returns how many rows it read."""
+    state = load_state(conn)
+    rows = list(conn.execute(select(event_log).where(event_log.c.id > state.watermark)
+                             .order_by(event_log.c.id).limit(batch)))
+    late = []
+    if state.gaps:
+        late = list(conn.execute(select(event_log).where(event_log.c.id.in_(list(state.gaps)))))
+    now = clock()
+    for row in late:
+        del state.gaps[int(row.id)]
+    expected = state.watermark + 1
+    for row in rows:
+        if conn.dialect.name == "postgresql" and int(row.id) - expected <= MAX_GAP_RUN:
+            state.gaps.update({missing: now for missing in range(expected, int(row.id))})
+        expected = int(row.id) + 1
+    state.gaps = {i: t for i, t in state.gaps.items() if now - t < GAP_SECONDS}
+    if rows:
+        state.watermark = int(rows[-1].id)
+    found = sorted(late + rows, key=lambda r: int(r.id))
+    if found:
+        counting.count_batch(conn, found, utcnow())
+    if found or late or rows:
+        save_state(conn, state)
+    return len(found)
+
+
+def catch_up(engine: Engine, batch: int = BATCH) -> int:
+    """Count everything committed so far (tests, ``aggregate --once``); returns how many."""
+    total = 0
+    while True:
+        with engine.begin() as conn:
+            counted = step(conn, batch)
+        total += counted
+        if counted == 0:
+            return total
+
+
+def lag_seconds(engine: Engine) -> float:
+    """How far counting is behind: the age of the oldest stored event not yet counted (0 when
+    caught up). For the ``aggregator lag`` metric; any process may ask."""
+    with engine.connect() as conn:
+        watermark = conn.scalar(select(aggregator_state.c.watermark).where(aggregator_state.c.name == STATE)) or 0
+        oldest = conn.scalar(select(func.min(event_log.c.created_at)).where(event_log.c.id > watermark))
+    if oldest is None:
+        return 0.0
+    oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=utcnow().tzinfo)
+    return max(0.0, float((utcnow() - oldest).total_seconds()))
+
+
+class Aggregator:
+    """The loop: count while there is something to count, upkeep every minute, stop on request."""
+
+    def __init__(self, engine: Engine, config: dict[str, Any]):
+        self.engine, self.config = engine, config
+        self.stopping = threading.Event()
+        self._last_upkeep = 0.0
+        self._failing: str | None = None
+
+    def run(self, lock: locks.Lock) -> None:
+        """Count until ``stop()`` or until the lock is lost (then return, to be re-elected)."""
+        while not self.stopping.is_set() and lock.held():
+            try:
+                self.maybe_upkeep()
+                with self.engine.begin() as conn:
+                    counted = step(conn, BATCH)
+                self._recovered()
+            except DBAPIError as exc:
+                self._failed(exc)
+                counted = 0
+                self.stopping.wait(1.0)
+            if counted < BATCH:
+                self.stopping.wait(POLL_SECONDS)
+
+    def maybe_upkeep(self) -> None:
+        if time.monotonic() - self._last_upkeep >= UPKEEP_SECONDS:
+            upkeep.run(self.engine, self.config, utcnow().date())
+            self._last_upkeep = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _failed(self, exc: DBAPIError) -> None:
+        kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+        if kind != self._failing:
+            log.warning("aggregator: the database failed (%s); retrying every second", kind)
+            self._failing = kind
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            log.warning("aggregator: the database answers again")
+            self._failing = None
+
+
+def run_elected(engine: Engine, config: dict[str, Any], stop: threading.Event, wait: float = 5.0) -> None:
+    """Try for the aggregator lock every ``wait`` seconds; count while holding it."""
+    while not stop.is_set():
+        lock = locks.for_engine(engine, config)
+        try:
+            if lock.acquire():
+                log.info("aggregator: elected in this process")
+                aggregator = Aggregator(engine, config)
+                aggregator.stopping = stop
+                aggregator.run(lock)
+        except DBAPIError:
+            pass
+        finally:
+            lock.release()
+        stop.wait(wait)
+
+
+_started: dict[int, threading.Thread] = {}  # pid -> this process's candidate thread
+
+
+def init_app(app: Flask) -> None:
+    """Run a candidate aggregator thread in every server process (one wins the lock), unless
+    ``AGGREGATE_IN_SERVER`` is off or the app is under test."""
+    if not app.config["AGGREGATE_IN_SERVER"] or app.config["TESTING"]:
+        return
+    engine, config = app.extensions["widget_engine"], dict(app.config)
+
+    def ensure_candidate() -> None:
+        pid = os.getpid()
+        if pid not in _started:
+            thread = threading.Thread(target=run_elected, args=(engine, config, threading.Event()),
+                                      name="sharebar-aggregator", daemon=True)
+            _started[pid] = thread
+            thread.start()
+
+    app.before_request(ensure_candidate)
+
+
+
+@click.command("aggregate")
+@click.option("--once", is_flag=True, help="Count what is stored so far, run the upkeep, and exit.")
+@with_appcontext
+def aggregate_command(once: bool) -> None:
+    """The aggregator that turns the event log into counts (the Procfile's worker).
+
+    Waits for the aggregator lock (a server process may hold it until this one takes over),
+    then counts until SIGTERM or SIGINT, finishing the batch at hand.
+    """
+    engine, config = db.engine(), dict(current_app.config)
+    if once:
+        counted = catch_up(engine)
+        upkeep.run(engine, config, utcnow().date())
+        click.echo(f"{counted} events counted")
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("aggregator: starting (waits for the lock while another process counts)")
+    run_elected(engine, config, stop, wait=1.0)

@@ -1,0 +1,124 @@
+"""Sites as the hot paths see them: one cached row per site, in this process's memory.
+
+A beacon or a page view needs a site's domains, secret and settings, which change rarely.
+``SiteCache.get`` answers from memory; changes are noticed two ways: in this process at
+once (any ORM flush of a ``Site`` clears every cache), and from other processes within
+``SITE_CACHE_SECONDS`` (one ``count(*), max(updated_at)`` over ``sites`` per interval, which
+changes with every update, insert or delete).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Engine, event, func, select
+
+from . import signing
+from .models import Site, sites
+from .problems import Problem
+
+
+@dataclass(frozen=True)
+class CachedSite:
+    id: int
+    name: str
+    secret: str
+    domains: list[str]
+    settings: dict[str, Any]  # the site's own choices; ``sites.bar_settings`` fills defaults
+    updated_at: datetime | None
+
+    @property
+    def etag(self) -> str:
+        """Changes whenever the site's row does."""
+        stamp = self.updated_at.timestamp() if self.updated_at else 0
+        return f"{self.id}-{stamp:.6f}"
+
+
+_generation = 0  # bumped by every ORM change of a site in this process
+
+
+def _site_changed(*_args: Any) -> None:
+    global _generation
+    _generation += 1
+
+
+for _name in ("after_insert", "after_update", "after_delete"):
+    event.listen(Site, _name, _site_changed)
+
+
+class SiteCache:
+    def __init__(self, engine: Engine, check_seconds: float):
+        self.engine, self.check_seconds = engine, check_seconds
+        self._sites: dict[int, CachedSite] = {}
+        self._version: tuple[Any, ...] | None = None
+        self._generation = _generation
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, site_id: int) -> CachedSite | None:
+        self._check()
+        found = self._sites.get(site_id)
+        if found is None:
+            found = self._load(site_id)
+            if found is not None:
+                self._sites[site_id] = found
+        return found
+
+    def _check(self) -> None:
+        if self._generation != _generation:
+            self._generation = _generation
+            self._sites = {}
+        if time.monotonic() - self._checked < self.check_seconds:
+            return
+        with self._lock:
+            with self.engine.connect() as conn:
+                version = tuple(conn.execute(select(func.count(), func.max(sites.c.updated_at))).one())
+            if version != self._version:
+                self._version, self._sites = version, {}
+            self._checked = time.monotonic()
+
+    def _load(self, site_id: int) -> CachedSite | None:
+        columns = (sites.c.id, sites.c.name, sites.c.secret, sites.c.domains, sites.c.settings, sites.c.updated_at)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*columns).where(sites.c.id == site_id)).first()
+        if row is None:
+            return None
+        return CachedSite(int(row.id), str(row.name), str(row.secret), list(row.domains), dict(row.settings or {}),
+                          row.updated_at)
+
+
+MAX_KEYS = 10_000
+_key_ids: dict[str, int | None] = {}  # site key -> site id, or None for a key we did not sign
+
+
+def site_id_of(key: str) -> int | None:
+    """The site id a key names, remembered: checking the signature is the costly part of a
+    page view, and a key's validity only changes with ``SECRET_KEYS``, i.e. a restart."""
+    if key in _key_ids:
+        return _key_ids[key]
+    if len(_key_ids) >= MAX_KEYS:
+        _key_ids.clear()
+    found = _key_ids[key] = signing.site_id_from_key(key)
+    return found
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["widget_sites"] = SiteCache(app.extensions["widget_engine"], float(app.config["SITE_CACHE_SECONDS"]))
+
+
+def site_from_key(key: str | None, param: str = "site") -> CachedSite:
+    """The site a signed key names, from the cache; a Problem (400/404) when there is none."""
+    if not key:
+        raise Problem(400, "missing-site", "The site key is missing.", param)
+    site_id = site_id_of(key)
+    if site_id is None:
+        raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
+    cache: SiteCache = current_app.extensions["widget_sites"]
+    site = cache.get(site_id)
+    if site is None:
+        raise Problem(404, "unknown-site", "No site has this key.", param)
+    return site

@@ -1,0 +1,89 @@
+"""What the aggregator does besides counting, every minute: never inside a request.
+
+- the salts of today and tomorrow exist before any request needs them (a request only
+  creates one if the aggregator is behind), and older salts and day marks are deleted;
+- each site's ``retention_days`` is applied to its actions;
+- the event log keeps ``EVENT_LOG_MONTHS`` months: on PostgreSQL its monthly partitions are
+  created three months ahead and old ones dropped whole; on SQLite old rows are deleted.
+  Only months the aggregator has counted entirely go.
+- title votes that never reached two readers are forgotten after 30 days.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, select, text
+
+from . import feeds, visitors
+from .models import aggregator_state, event_log, title_votes
+
+MONTHS_AHEAD = 3
+VOTE_DAYS = 30
+
+
+def run(engine: Engine, config: dict[str, Any], today: date) -> None:
+    for day in (today, today + timedelta(days=1)):
+        visitors.daily_salt(engine, day)
+    with engine.begin() as conn:
+        visitors.forget_before(conn, today - timedelta(days=visitors.KEEP_DAYS - 1))
+        feeds.prune_all(conn, today)
+        conn.execute(delete(title_votes).where(title_votes.c.readers < 2,
+                                               title_votes.c.last_day < today - timedelta(days=VOTE_DAYS)))
+    keep = int(config.get("EVENT_LOG_MONTHS") or 0)
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            ensure_partitions(conn, today)
+            if keep:
+                drop_partitions(conn, add_months(today.replace(day=1), -keep))
+        elif keep:
+            counted = counted_up_to(conn)
+            conn.execute(delete(event_log).where(
+                and_(event_log.c.month < add_months(today.replace(day=1), -keep), event_log.c.id <= counted)))
+
+
+def add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(month: date) -> str:
+    return f"event_log_p{month:%Y%m}"
+
+
+def ensure_partitions(conn: Connection, today: date) -> None:
+    """This month's partition and the next ``MONTHS_AHEAD`` ones."""
+    for n in range(MONTHS_AHEAD + 1):
+        start = add_months(today.replace(day=1), n)
+        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {partition_name(start)} PARTITION OF event_log "
+                          f"FOR VALUES FROM ('{start}') TO ('{add_months(start, 1)}')"))
+
+
+def partitions(conn: Connection) -> list[str]:
+    """The names of ``event_log``'s partitions, oldest first."""
+    query = text("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                 "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'event_log' "
+                 "AND pg_catalog.pg_table_is_visible(p.oid) ORDER BY c.relname")
+    return [str(name) for name in conn.scalars(query)]
+
+
+def counted_up_to(conn: Connection) -> int:
+    """The highest id below which every event is counted (the watermark, less any gap)."""
+    row = conn.execute(select(aggregator_state.c.watermark, aggregator_state.c.gaps)).first()
+    if row is None:
+        return 0
+    gaps = [int(i) for i, _ in row.gaps]
+    return min([int(row.watermark), *(i - 1 for i in gaps)])
+
+
+def drop_partitions(conn: Connection, before: date) -> list[str]:
+    """Drop whole partitions of months before ``before`` whose events are all counted."""
+    counted, dropped = counted_up_to(conn), []
+    for name in partitions(conn):
+        if name >= partition_name(before):
+            break
+        highest = conn.scalar(text(f"SELECT max(id) FROM {name}"))
+        if highest is None or int(highest) <= counted:
+            conn.execute(text(f"DROP TABLE {name}"))
+            dropped.append(name)
+    return dropped
