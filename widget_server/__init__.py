@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import api, cli, db, embed, limits, ops, problems, settings
+    from . import api, cli, dashboard, db, embed, limits, ops, problems, settings
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(ops.bp)
+    dashboard.init_app(app)
     if app.config["DEMO"]:
         from . import demo
 

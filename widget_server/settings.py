@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_SITE": "6000/minute",  # beacons per site, all visitors together
     "TRUSTED_PROXIES": 0,  # how many proxies in front set X-Forwarded-For
     "DEMO": False,
+    "SIGNUP": False,  # dashboard sign-up open to anyone; off: accounts come from `users create`
+    "SESSION_IDLE_MINUTES": 60,  # a dashboard session ends after this long without a request
+    "RATE_LIMIT_SIGNIN_ACCOUNT": "10 per 15 minutes",  # sign-in attempts per account
+    "RATE_LIMIT_SIGNIN_CLIENT": "30 per 15 minutes",  # sign-in attempts per client address
     "TESTING": False,
 }
 
