@@ -133,14 +133,14 @@ def sites_of(user_id: int) -> list[tuple[Site, str]]:
     rows = db.session().execute(
         select(Site, Member.role).join(Member, Member.site_id == Site.id)
         .where(Member.user_id == user_id).order_by(Site.id))
-    return [(site, role) for site, role in rows.tuples()]
+    return [(site, role) for site, role in rows]
 
 
 def members_of(site_id: int) -> list[tuple[User, str]]:
     rows = db.session().execute(
         select(User, Member.role).join(Member, Member.user_id == User.id)
         .where(Member.site_id == site_id).order_by(User.email))
-    return [(user, role) for user, role in rows.tuples()]
+    return [(user, role) for user, role in rows]
 
 
 def set_member(site_id: int, email: str, role: str) -> User:

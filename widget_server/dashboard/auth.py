@@ -6,7 +6,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from .. import accounts, db
-from . import Account, bp, check_limit, signed_in
+from ..models import User, utcnow
+from . import LAST_SEEN, Account, bp, check_limit, signed_in
 from .forms import ChooseLang, Confirm, SignIn, SignUp
 from .i18n import gettext as _
 
@@ -29,12 +30,19 @@ def sign_in() -> Page:
         if user is None:
             form.password.errors.append(_("The email or the password is not right."))
         else:
-            session.clear()  # a fresh session: nothing carried over from before sign-in
-            login_user(Account(user))
+            start_session(user)
             return redirect(url_for("dashboard.site_list"))
     elif form.errors.get("csrf_token"):
         form.password.errors.append(_("The form expired. Please try again."))
     return render_template("dashboard/signin.html", form=form, signup=current_app.config["SIGNUP"])
+
+
+def start_session(user: User) -> None:
+    """A fresh session (nothing carried over from before sign-in), its idle clock started."""
+    session.clear()
+    login_user(Account(user))
+    session.permanent = True
+    session[LAST_SEEN] = int(utcnow().timestamp())
 
 
 @bp.post("/signout")
@@ -61,8 +69,7 @@ def sign_up() -> Page:
             field = form.email if "email" in str(exc) else form.password
             field.errors.append(_(str(exc)))
         else:
-            session.clear()
-            login_user(Account(user))
+            start_session(user)
             return redirect(url_for("dashboard.site_list"))
     elif form.errors.get("csrf_token"):
         form.password.errors.append(_("The form expired. Please try again."))
