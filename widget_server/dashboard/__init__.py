@@ -23,7 +23,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, request, session
+from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
 from flask_login import LoginManager, current_user, logout_user
 
 from .. import accounts, db, limits, signing
@@ -36,6 +37,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 MAX_FORM_BYTES = 64 * 1024
 LAST_SEEN = "_seen"
+PUBLIC = {"dashboard.sign_in", "dashboard.sign_up", "dashboard.static"}
 
 
 def init_app(app: Flask) -> None:
@@ -75,7 +77,7 @@ class Account:
 
 
 def signed_in() -> User:
-    account: Account = current_user._get_current_object()  # type: ignore[attr-defined]
+    account: Account = current_user._get_current_object()
     return account.user
 
 
@@ -89,8 +91,9 @@ def site_for(site_id: int, *roles: str) -> tuple[Site, str]:
 
 
 @bp.before_request
-def guard() -> Response | None:
-    """Cap form bodies, and end a session idle longer than the setting."""
+def guard() -> BaseResponse | None:
+    """Cap form bodies, end a session idle longer than the setting, and send anyone not
+    signed in to the sign-in (every page but the sign-in, the sign-up and static files)."""
     request.max_content_length = MAX_FORM_BYTES
     seen = session.get(LAST_SEEN)
     now = int(utcnow().timestamp())
@@ -101,6 +104,8 @@ def guard() -> Response | None:
     elif current_user.is_authenticated:
         session.permanent = True
         session[LAST_SEEN] = now
+    if not current_user.is_authenticated and request.endpoint not in PUBLIC:
+        return redirect(url_for("dashboard.sign_in", next=request.path))
     return None
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from .. import accounts, db
@@ -46,7 +46,6 @@ def start_session(user: User) -> None:
 
 
 @bp.post("/signout")
-@login_required
 def sign_out() -> Page:
     """End every session of the account (the nonce in their ids changes)."""
     if Confirm(prefix="signout").validate_on_submit():
@@ -77,7 +76,6 @@ def sign_up() -> Page:
 
 
 @bp.post("/lang")
-@login_required
 def choose_lang() -> Page:
     form = ChooseLang(prefix="lang")
     if form.validate_on_submit():

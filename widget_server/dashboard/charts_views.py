@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import render_template, request
-from flask_login import login_required
 from sqlalchemy import Connection
 
 from .. import db, platforms, stats
@@ -97,7 +96,6 @@ def charts_of(found: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/sites/<int:site_id>/charts")
-@login_required
 def charts(site_id: int) -> tuple[str, int]:
     """Owners and viewers; a bad period or date is shown beside its field (400)."""
     site, role = site_for(site_id, "owner", "viewer")

@@ -47,7 +47,7 @@ class FieldErrors(dict[str, tuple[str, dict[str, str]]]):
         """Put each message on its form field; True when there were none."""
         for field in self:
             if field in form:
-                form[field].errors = [*form[field].errors, self.text(field)]  # type: ignore[misc]
+                form[field].errors = [*form[field].errors, self.text(field)]
         return not self
 
     def name_and_domains(self, name: str, raw: str) -> tuple[str, list[str]]:

@@ -3,7 +3,6 @@ members, its secret, deleting it."""
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
-from flask_login import login_required
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
@@ -18,13 +17,11 @@ Page = str | Response | tuple[str, int]
 
 
 @bp.get("/")
-@login_required
 def site_list() -> Page:
     return render_template("dashboard/sites.html", sites=accounts.sites_of(signed_in().id), confirm=Confirm())
 
 
 @bp.route("/sites/new", methods=["GET", "POST"])
-@login_required
 def new_site() -> Page:
     form = NewSite()
     if form.validate_on_submit():
@@ -38,7 +35,6 @@ def new_site() -> Page:
 
 
 @bp.route("/sites/<int:site_id>/", methods=["GET", "POST"])
-@login_required
 def edit_site(site_id: int) -> Page:
     """Settings of the site. A ``move`` button reorders the services and shows the result
     (in the preview too) without saving; ``save`` checks everything and saves all or nothing."""
@@ -110,7 +106,6 @@ def snippet_of(site: Site) -> str:
 
 
 @bp.route("/sites/<int:site_id>/members", methods=["GET", "POST"])
-@login_required
 def members(site_id: int) -> Page:
     site, _role = site_for(site_id, "owner")
     form, remove, code = AddMember(), Confirm(prefix="remove"), 200
@@ -143,7 +138,6 @@ def remove_member(site_id: int, raw_user: str) -> int:
 
 
 @bp.route("/sites/<int:site_id>/secret", methods=["GET", "POST"])
-@login_required
 def rotate_secret(site_id: int) -> Page:
     site, _role = site_for(site_id, "owner")
     form, rotated = Confirm(), False
@@ -155,7 +149,6 @@ def rotate_secret(site_id: int) -> Page:
 
 
 @bp.route("/sites/<int:site_id>/delete", methods=["GET", "POST"])
-@login_required
 def delete_site(site_id: int) -> Page:
     site, _role = site_for(site_id, "owner")
     form = Confirm()

@@ -6,7 +6,6 @@ names is one the account owns: revoking never takes access away from someone els
 from __future__ import annotations
 
 from flask import render_template, request
-from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from .. import accounts, feeds, sites, tokens
@@ -28,7 +27,6 @@ def tokens_of(site_id: int) -> list[ApiToken]:
 
 
 @bp.route("/sites/<int:site_id>/tokens", methods=["GET", "POST"])
-@login_required
 def site_tokens(site_id: int) -> Page:
     """Create (the token shown once), list and revoke the site's partner tokens."""
     site, _role = site_for(site_id, "owner")
@@ -58,7 +56,6 @@ def site_tokens(site_id: int) -> Page:
 
 
 @bp.route("/sites/<int:site_id>/feed", methods=["GET", "POST"])
-@login_required
 def feed_url(site_id: int) -> Page:
     """The site's Atom feed URL (a secret: its token is in it); revoking gives a new one."""
     site, _role = site_for(site_id, "owner")
