@@ -98,6 +98,12 @@ def test_bar_chart_scales_every_series_alike() -> None:
     assert bar.values[1][2] == 2 * bar.values[0][2] and bar.note == "2"
 
 
+@pytest.mark.parametrize("top,parts", [(1, 1), (2, 2), (10, 5), (20, 4), (50, 5), (500, 5)])
+def test_ticks_fall_on_round_numbers(top: float, parts: int) -> None:
+    assert charts.tick_parts(top) == parts
+    assert all(float(top * n / parts).is_integer() for n in range(parts + 1))
+
+
 @pytest.mark.parametrize("value,top", [(0, 1), (1, 1), (7, 10), (12, 20), (30, 50), (101, 200)])
 def test_nice_max(value: float, top: float) -> None:
     assert charts.nice_max(value) == top

@@ -49,7 +49,7 @@ class LineChart:
     lines: list[str]  # SVG polyline points per series
     columns: list[Column]
     ticks: list[tuple[float, str]]  # (y, label)
-    x_labels: list[tuple[float, str]]
+    x_labels: list[tuple[float, str, str]]  # (x, label, text-anchor)
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -66,9 +66,25 @@ def line_chart(rows: Sequence[dict[str, Any]], series: Sequence[tuple[str, str]]
         points = [Point(round(x, 1), round(TOP + inner_h * (1 - value / top), 1)) for _l, value in values]
         columns.append(Column(str(row[key]), round(x - step / 2, 1), round(step, 1), values, points))
     lines = [" ".join(f"{c.points[i].x},{c.points[i].y}" for c in columns) for i in range(len(series))]
-    ticks = [(round(TOP + inner_h * (1 - part / 4), 1), fmt(top * part / 4)) for part in range(5)]
+    parts = tick_parts(top)
+    ticks = [(round(TOP + inner_h * (1 - part / parts), 1), fmt(top * part / parts)) for part in range(parts + 1)]
     marks = sorted({0, len(rows) // 2, len(rows) - 1}) if rows else []
-    return LineChart(list(series), lines, columns, ticks, [(columns[i].points[0].x, columns[i].label) for i in marks])
+    x_labels = [(columns[i].points[0].x, columns[i].label, anchor(i, len(rows))) for i in marks]
+    return LineChart(list(series), lines, columns, ticks, x_labels)
+
+
+def tick_parts(top: float) -> int:
+    """Into how many steps the axis up to ``top`` divides evenly (steps of 1, 2 or 5 units)."""
+    if top <= 2:
+        return int(top)
+    return 4 if str(int(top))[0] == "2" else 5
+
+
+def anchor(index: int, count: int) -> str:
+    """Where a date label hangs from its point: inward at both ends, so none is cut off."""
+    if count > 1 and index == 0:
+        return "start"
+    return "end" if count > 1 and index == count - 1 else "middle"
 
 
 @dataclass
