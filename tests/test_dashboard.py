@@ -364,7 +364,7 @@ def test_feed_url_revoked(app: Flask, owner: Person) -> None:
 
 # -- isolation -----------------------------------------------------------------------------
 
-OWNER_PAGES = ["/", "/members", "/secret", "/delete", "/tokens", "/feed"]
+OWNER_PAGES = ["/", "/check", "/members", "/secret", "/delete", "/tokens", "/feed"]
 ALL_PAGES = OWNER_PAGES + ["/charts"]
 POSTS = [("/", site_form(theme="dark"), ""), ("/members", {"action": "add", "email": "x@example.com",
                                                            "role": "owner"}, ""),

@@ -20,7 +20,7 @@ import segno
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import Connection
 
-from . import actors, assets, db, feeds, ingest, limits, query, sites, stats, verbs, visitors
+from . import actors, assets, db, feeds, ingest, limits, query, refusals, sites, stats, verbs, visitors
 from .actors import Actor
 from .models import Site, utcnow
 from .problems import Problem
@@ -108,8 +108,19 @@ def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:
 
 @bp.post("/v1/events", provide_automatic_options=False)
 def record_event() -> Response:
-    """Store a beacon. 204 also for a retried one; nothing is stored for any 4xx."""
-    beacon = ingest.parse_beacon(ingest.decode_body(read_body(), request.content_type))
+    """Store a beacon. 204 also for a retried one; nothing is stored for any 4xx (but the
+    refusal, for the owner's installation check)."""
+    body = read_body()
+    try:
+        store_beacon(body)
+    except Problem as problem:
+        refusals.note(problem, body, request.headers.get("Origin"))
+        raise
+    return Response(status=204)
+
+
+def store_beacon(body: bytes) -> None:
+    beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
     site = sites.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
@@ -120,7 +131,7 @@ def record_event() -> Response:
         limits.check("RATE_LIMIT_VISITOR", site.id, reader.visitor)
         limits.check("RATE_LIMIT_SITE", site.id)
         ingest.record(conn, site.id, beacon, reader, bool(settings["address_bar"]), actor=actor)
-    return Response(status=204)
+    refusals.seen(site.id, beacon.url)
 
 
 def action_actor(site: Site, settings: dict[str, Any], beacon: ingest.Beacon) -> Actor | None:

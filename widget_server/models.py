@@ -213,3 +213,39 @@ class Member(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(8))
+
+
+# The installation check. Refused beacons per site, reason and day; a short rolling sample of
+# the latest (reason, page, when: never an IP or a user agent); and per host of a site the
+# first and last accepted beacon with their pages.
+refusals = Table(
+    "refusals",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("reason", String(16), primary_key=True),  # foreign-domain | bad-key | rate-limited | malformed
+    Column("count", Integer, nullable=False, server_default="0"),
+)
+
+refusal_samples = Table(
+    "refusal_samples",
+    Base.metadata,
+    Column("id", BigId, primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("code", String(40), nullable=False),  # the problem's code, e.g. foreign-origin
+    Column("page", String(300)),  # scheme, host and path of the page: no query, no fragment
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_refusal_samples_site", "site_id", "id"),
+)
+
+sightings = Table(
+    "sightings",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(253), primary_key=True),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("first_page", String(300), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("last_page", String(300), nullable=False),
+)

@@ -7,6 +7,7 @@
     GET      /dashboard/                             site_list      the sites one is a member of
     GET/POST /dashboard/sites/new                    new_site       register a site (its owner)
     GET/POST /dashboard/sites/<id>/                  edit_site      settings, snippet, live preview   owner
+    GET      /dashboard/sites/<id>/check             installation_check  seen on each domain? refusals  owner
     GET/POST /dashboard/sites/<id>/members           members        who may see or change the site    owner
     GET/POST /dashboard/sites/<id>/secret            rotate_secret  a new site secret, after warning  owner
     GET/POST /dashboard/sites/<id>/delete            delete_site    after confirming                  owner

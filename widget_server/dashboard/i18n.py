@@ -107,4 +107,19 @@ ZH: dict[str, str] = {
     "This password is too common or too easy to guess; choose another.": "这个密码太常见或太容易猜到，请换一个。",
     "Enter an email address like name@example.com.": "请输入类似 name@example.com 的邮箱地址。",
     "An account with this email exists already.": "使用此邮箱的账户已存在。",
+    "Installation check": "安装检查", "Is the bar working?": "分享栏在工作吗？",
+    "working: beacons arrive": "正常：已收到信标", "no beacon seen yet": "尚未收到信标",
+    "first beacon": "首次信标", "last beacon": "最近信标", "from": "来自",
+    "Paste the snippet on a page of this domain and share something: the first beacon shows here.":
+        "把嵌入代码粘贴到此域名的页面上并分享一次：首个信标会显示在这里。",
+    "Refused beacons in the last 7 days": "最近 7 天被拒绝的信标", "Reason": "原因", "Refused": "被拒绝",
+    "What it means": "含义", "Latest refusals": "最近的拒绝记录", "When (UTC)": "时间（UTC）",
+    "None: nothing was refused.": "没有：没有信标被拒绝。",
+    "foreign-domain": "外部域名", "bad-key": "网站密钥无效", "rate-limited": "超出频率限制", "malformed": "格式错误",
+    "The page is not on one of the site's domains: add the domain in Settings, or the snippet was copied to another site.":
+        "页面不在此网站的域名下：请在设置中添加该域名，或者嵌入代码被复制到了其他网站。",
+    "A page on your domains sent a site key that is not valid: paste the snippet again.":
+        "你域名下的页面发送了无效的网站密钥：请重新粘贴嵌入代码。",
+    "Too many beacons from one reader or for the whole site in a minute.": "一分钟内来自同一读者或整个网站的信标过多。",
+    "The beacon could not be read (an old or changed copy of the widget?).": "无法读取信标（可能是旧版或被修改过的分享栏脚本）。",
 }

@@ -6,8 +6,8 @@ from flask import abort, redirect, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
-from .. import accounts, platforms, signing, sites
-from ..models import Site
+from .. import accounts, platforms, refusals, signing, sites
+from ..models import Site, utcnow
 from . import bp, signed_in, site_for
 from .forms import AddMember, Confirm, NewSite, SiteSettings
 from .i18n import gettext as _
@@ -157,3 +157,11 @@ def delete_site(site_id: int) -> Page:
         return redirect(url_for("dashboard.site_list"))
     return render_template("dashboard/delete.html", site=site, form=form), 400 if form.errors else 200
 
+
+
+@bp.get("/sites/<int:site_id>/check")
+def installation_check(site_id: int) -> Page:
+    """Whether the bar has been seen on each domain, and why beacons were refused."""
+    site, _role = site_for(site_id, "owner")
+    found = refusals.check(site, utcnow().date())
+    return render_template("dashboard/check.html", site=site, check=found, reasons=refusals.REASONS)
