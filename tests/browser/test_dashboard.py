@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from conftest import Seeder, make_app
-from widget_server import accounts, db, sites
+from widget_server import accounts, db, signing, sites
 from widget_server.models import Site
 
-from .conftest import DESKTOP_UA, poll, serve, wait_for
+from .conftest import DESKTOP_UA, HostPages, poll, serve, wait_for
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "a long sign-in phrase 7"
@@ -183,3 +183,36 @@ def check_page(page: Any, url: str, shot: Path) -> None:
     bad = [v for v in found if v["impact"] in ("serious", "critical")]
     assert bad == [], f"{url}: {json.dumps(bad, ensure_ascii=False)}"
     page.screenshot(path=str(shot), full_page=True)
+
+
+def test_installation_check_turns_green_then_names_a_foreign_page(dash: Dashboard) -> None:
+    with dash.app.app_context():
+        site = sites.create_site("Checked", ["localhost"])
+        accounts.set_member(site.id, EMAIL, "owner")
+        key = signing.site_key(site.id)
+    host = HostPages()
+    host_server, host.port = serve(host.wsgi())
+    try:
+        snippet = (f'<!doctype html><html lang="en"><head><title>A post</title></head><body>'
+                   f'<div data-sharebar data-services="copy"></div>'
+                   f'<script async src="{dash.origin}/static/sharebar.js" data-site="{key}"></script></body></html>')
+        host.add("/post/1", snippet)
+        owner = dash.visit()
+        dash.sign_in(owner)
+        check = f"{dash.origin}/dashboard/sites/{site.id}/check"
+        owner.goto(check)
+        assert "no beacon seen yet" in owner.content()
+
+        reader = dash.visit(permissions=["clipboard-read", "clipboard-write"])
+        for origin in (f"http://localhost:{host.port}", f"http://127.0.0.1:{host.port}"):  # the second is foreign
+            reader.goto(f"{origin}/post/1")
+            poll(reader, "!!document.querySelector('[data-sharebar] [data-service=copy]')", timeout=10)
+            reader.locator("[data-service=copy]").click()
+            if origin.startswith("http://localhost"):
+                wait_for(lambda: (owner.goto(check), "working: beacons arrive" in owner.content())[1], 15,
+                         "the check to turn green")
+                assert f"http://localhost/post/1" in owner.content()
+        wait_for(lambda: (owner.goto(check), "(foreign-domain)" in owner.content())[1], 15, "the refusal")
+        assert "http://127.0.0.1/post/1" in owner.content() and "no beacon seen yet" not in owner.content()
+    finally:
+        host_server.shutdown()
