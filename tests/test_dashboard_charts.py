@@ -8,9 +8,11 @@ from datetime import date, timedelta
 import pytest
 from flask import Flask
 
-from conftest import Seeder
+from conftest import BeaconSender, Seeder, table_rows, upsert
 from test_dashboard import Person, own_site
+from widget_server import db, ingest
 from widget_server.dashboard import charts, charts_views, i18n
+from widget_server.models import daily_uniques
 from widget_server.query import DateRange
 
 TODAY = date.today()
@@ -37,13 +39,14 @@ def test_charts_show_every_figure_with_a_table(app: Flask, charted: tuple[Person
     owner, site_id = charted
     page = owner.get(f"/dashboard/sites/{site_id}/charts?period=7").get_data(as_text=True)
     for title in ("Shares and click-backs over time", "By platform, with lift", "Top pages",
-                  "Top referrers of click-backs", "actions by verb and the share rate", "Filtered traffic"):
+                  "Top referrers of click-backs", "actions by verb and the share rate", "Filtered traffic",
+                  "The long tail"):
         assert title in page
     assert 'aria-label="Weibo: Shares 10, Click-backs 30, Lift 3"' in page  # lift = 30 / 10
     assert "weixin.qq.com" in page and "https://example.com/post/1" in page
     assert re.search(r"<th scope=\"row\">like</th><td>6</td><td>3</td><td>0.5</td>", page)
     assert 'aria-label="Shares: Counted 14, Bots 7"' in page
-    assert page.count('class="table-view"') == 6
+    assert page.count('class="table-view"') == 7
 
 
 def test_charts_for_one_page(app: Flask, charted: tuple[Person, int]) -> None:
@@ -117,3 +120,28 @@ def test_every_text_of_the_dashboard_has_a_chinese_translation() -> None:
     texts |= set(settings_form.MESSAGES.values())
     missing = sorted(text for text in texts if text not in i18n.ZH and not text.isdigit())
     assert missing == []
+
+
+def test_the_long_tail_of_click_backs(app: Flask, charted: tuple[Person, int]) -> None:
+    owner, site_id = charted
+    with app.app_context(), db.engine().begin() as conn:
+        for age, count in (("0", 9), ("2-7", 4), ("31+", 1)):
+            upsert(conn, daily_uniques, {"site_id": site_id, "day": date.fromisoformat(day(1)), "dim": "age",
+                                         "value": age}, {"clickbacks": count})
+    page = owner.get(f"/dashboard/sites/{site_id}/charts?period=7").get_data(as_text=True)
+    assert "The long tail: click-backs by days since the share" in page
+    for label, count in (("Day 0", 9), ("Day 1", 0), ("Days 2-7", 4), ("Days 8-30", 0), ("Later", 1)):
+        assert f'aria-label="{label}: Click-backs {count}"' in page
+
+
+def test_a_click_back_is_counted_in_its_age_bucket(app: Flask, beacon: BeaconSender) -> None:
+    code = beacon.share()
+    assert beacon.clickback(code).status_code == 204
+    ages = [(row.value, row.clickbacks) for row in table_rows(app, "daily_uniques") if row.dim == "age"]
+    assert ages == [("0", 1)]
+
+
+@pytest.mark.parametrize("seconds,bucket", [(0, "0"), (86399, "0"), (86400, "1"), (2 * 86400, "2-7"),
+                                            (8 * 86400 - 1, "2-7"), (8 * 86400, "8-30"), (31 * 86400, "31+")])
+def test_age_buckets(seconds: int, bucket: str) -> None:
+    assert ingest.age_bucket(seconds) == bucket

@@ -276,6 +276,15 @@ def record_share(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
     return True
 
 
+AGE_BUCKETS = ((0, "0"), (1, "1"), (7, "2-7"), (30, "8-30"))  # (up to days, bucket); then "31+"
+
+
+def age_bucket(seconds: int) -> str:
+    """The long-tail bucket of a click-back: whole days from its share to it."""
+    days = seconds // 86400
+    return next((bucket for limit, bucket in AGE_BUCKETS if days <= limit), "31+")
+
+
 def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
                      address_bar: bool, now: datetime) -> bool:
     assert beacon.code is not None
@@ -294,7 +303,7 @@ def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Rea
     key = {"site_id": site_id, "day": day, "page_id": share.page_id, "service": share.service,
            "referrer": beacon.referrer, "action": ""}
     dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", beacon.referrer),
-            ("action", "")]
+            ("action", ""), ("age", age_bucket(age))]
     if reader.bot:
         set_status(conn, event, "bot")
         bump(conn, daily_rollups, key, "bot_clickbacks")

@@ -64,6 +64,7 @@ def figures(conn: Connection, site_id: int, choice: Choice) -> dict[str, Any]:
         "platforms": stats.breakdown(conn, ask(metrics=("shares", "clickbacks", "lift"), prop="platform", limit=20)),
         "pages": [] if choice.page else stats.leaderboard(
             conn, ask(metrics=("shares", "clickbacks", "lift"), prop="page", limit=10, order_by="shares")),
+        "long_tail": [] if choice.page else stats.long_tail(conn, ask()),
         "referrers": [row for row in stats.breakdown(
             conn, ask(metrics=("clickbacks",), prop="referrer", limit=11, order_by="clickbacks")) if row["referrer"]],
         "actions": [row for row in stats.breakdown(
@@ -78,6 +79,7 @@ def charts_of(found: dict[str, Any]) -> dict[str, Any]:
     index = 2 if _("en") == "en" else 0
     names = {s.id: s.names[index] for s in platforms.SERVICES}
     filtered = found["filtered"]
+    tail = [{**row, "label": age_label(str(row["age"]))} for row in found["long_tail"]]
     traffic = [
         {"kind": _("Shares"), "kept": filtered["shares"], "bots": filtered["bot_shares"]},
         {"kind": _("Click-backs"), "kept": filtered["clickbacks"], "bots": filtered["bot_clickbacks"]},
@@ -88,11 +90,19 @@ def charts_of(found: dict[str, Any]) -> dict[str, Any]:
                                note="lift", labels=names),
         "pages": bar_chart([{**row, "label": row["title"] or row["page"]} for row in found["pages"]], "label",
                            [("shares", shares), ("clickbacks", clickbacks)], note="lift"),
+        "long_tail": bar_chart(tail, "label", [("clickbacks", clickbacks)]),
+        "long_tail_rows": tail,
         "referrers": bar_chart(found["referrers"][:10], "referrer", [("clickbacks", clickbacks)]),
         "actions": bar_chart(found["actions"], "action", [("actions", _("Actions")), ("action_shares", shares)],
                              note="share_rate"),
         "filtered": bar_chart(traffic, "kind", [("kept", _("Counted")), ("bots", _("Bots"))]),
     }
+
+
+def age_label(age: str) -> str:
+    """A long-tail bucket in words: day 0 is the day of the share."""
+    labels = {"0": _("Day 0"), "1": _("Day 1"), "2-7": _("Days 2-7"), "8-30": _("Days 8-30"), "31+": _("Later")}
+    return labels.get(age, age)
 
 
 @bp.get("/sites/<int:site_id>/charts")

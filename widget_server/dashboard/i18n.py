@@ -122,4 +122,7 @@ ZH: dict[str, str] = {
         "你域名下的页面发送了无效的网站密钥：请重新粘贴嵌入代码。",
     "Too many beacons from one reader or for the whole site in a minute.": "一分钟内来自同一读者或整个网站的信标过多。",
     "The beacon could not be read (an old or changed copy of the widget?).": "无法读取信标（可能是旧版或被修改过的分享栏脚本）。",
+    "Day 0": "当天", "Day 1": "第 1 天", "Days 2-7": "第 2–7 天", "Days 8-30": "第 8–30 天", "Later": "更晚",
+    "The long tail: click-backs by days since the share": "长尾：按分享后天数统计的回流",
+    "Days since the share": "分享后天数", "The long tail": "长尾",
 }
