@@ -46,6 +46,7 @@ def test_charts_show_every_figure_with_a_table(app: Flask, charted: tuple[Person
     assert "weixin.qq.com" in page and "https://example.com/post/1" in page
     assert re.search(r"<th scope=\"row\">like</th><td>6</td><td>3</td><td>0.5</td>", page)
     assert 'aria-label="Shares: Counted 14, Bots 7"' in page
+    assert "rate-limited 0" in page
     assert page.count('class="table-view"') == 7
 
 

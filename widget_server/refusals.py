@@ -132,6 +132,15 @@ def seen(site_id: int, url: str, now: datetime | None = None) -> None:
                 .on_conflict_do_nothing())
 
 
+def counts(conn: Connection, site_id: int, start: date, end: date) -> dict[str, int]:
+    """Refused beacons per reason from ``start`` to ``end`` (both included), every reason listed."""
+    rows = conn.execute(
+        select(refusals.c.reason, func.sum(refusals.c.count)).where(
+            refusals.c.site_id == site_id, refusals.c.day >= start, refusals.c.day <= end)
+        .group_by(refusals.c.reason))
+    return {reason: 0 for reason in REASONS} | {reason: int(total) for reason, total in rows}
+
+
 @dataclass(frozen=True)
 class Check:
     """What the installation check shows for one site."""
@@ -146,14 +155,10 @@ def check(site: Site, today: date, days: int = 7) -> Check:
     with db.engine().connect() as conn:
         seen_rows = [dict(row._mapping) for row in conn.execute(
             select(sightings).where(sightings.c.site_id == site.id).order_by(sightings.c.host))]
-        counted = conn.execute(
-            select(refusals.c.reason, func.sum(refusals.c.count)).where(
-                refusals.c.site_id == site.id, refusals.c.day > today - timedelta(days=days))
-            .group_by(refusals.c.reason))
-        counts = {reason: 0 for reason in REASONS} | {reason: int(total) for reason, total in counted}
+        refused = counts(conn, site.id, today - timedelta(days=days - 1), today)
         samples = [dict(row._mapping) for row in conn.execute(
             select(refusal_samples).where(refusal_samples.c.site_id == site.id)
             .order_by(refusal_samples.c.id.desc()).limit(SAMPLES))]
     per_domain = [(domain, [row for row in seen_rows if sites.host_allowed(row["host"], [domain])])
                   for domain in site.domains]
-    return Check(per_domain, counts, samples)
+    return Check(per_domain, refused, samples)

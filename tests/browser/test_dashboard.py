@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from conftest import Seeder, make_app
+from conftest import Seeder, make_app, upsert
 from widget_server import accounts, db, signing, sites
-from widget_server.models import Site
+from widget_server.models import Site, daily_uniques
 
 from .conftest import DESKTOP_UA, HostPages, poll, serve, wait_for
 
@@ -131,6 +131,10 @@ def seed_charts(dash: Dashboard, site_id: int) -> None:
         seed.rollup(day, "http://localhost/post/2", "wechat", shares=3, clickbacks=offset % 4, bot_shares=2)
         seed.rollup(day, "http://localhost/post/2", "wechat", referrer="weixin.qq.com", clickbacks=2)
         seed.rollup(day, "http://localhost/post/3", "", action="like", actions=5, action_shares=2)
+    with dash.app.app_context(), db.engine().begin() as conn:  # a long tail
+        for age, count in (("0", 300), ("1", 120), ("2-7", 90), ("8-30", 40), ("31+", 12)):
+            upsert(conn, daily_uniques, {"site_id": site_id, "day": today, "dim": "age", "value": age},
+                   {"clickbacks": count})
 
 
 def test_charts_numbers_on_focus(dash: Dashboard) -> None:
@@ -149,7 +153,7 @@ def test_charts_numbers_on_focus(dash: Dashboard) -> None:
     assert page.locator("details[open] table tbody tr").count() == 30
 
 
-PAGES = ["/", "/sites/{id}/", "/sites/{id}/charts", "/sites/{id}/members", "/sites/{id}/tokens",
+PAGES = ["/", "/sites/{id}/", "/sites/{id}/check", "/sites/{id}/charts", "/sites/{id}/members", "/sites/{id}/tokens",
          "/sites/{id}/feed", "/sites/{id}/secret", "/sites/{id}/delete", "/sites/new"]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from flask import render_template, request
 from sqlalchemy import Connection
 
-from .. import db, platforms, stats
+from .. import db, platforms, refusals, stats
 from ..models import utcnow
 from ..query import DateRange, Filter, StatsQuery
 from . import bp, site_for
@@ -70,6 +70,7 @@ def figures(conn: Connection, site_id: int, choice: Choice) -> dict[str, Any]:
         "actions": [row for row in stats.breakdown(
             conn, ask(metrics=("actions", "action_shares", "share_rate"), prop="action", limit=21)) if row["action"]],
         "filtered": stats.aggregate(conn, ask(metrics=("shares", "clickbacks", "bot_shares", "bot_clickbacks"))),
+        "refused": refusals.counts(conn, site_id, choice.range.start, choice.range.end),
     }
 
 

@@ -125,4 +125,5 @@ ZH: dict[str, str] = {
     "Day 0": "当天", "Day 1": "第 1 天", "Days 2-7": "第 2–7 天", "Days 8-30": "第 8–30 天", "Later": "更晚",
     "The long tail: click-backs by days since the share": "长尾：按分享后天数统计的回流",
     "Days since the share": "分享后天数", "The long tail": "长尾",
+    "Beacons refused in the period (the whole site):": "此期间被拒绝的信标（整个网站）：",
 }
