@@ -11,7 +11,7 @@ from flask import Flask
 from conftest import BeaconSender, Seeder, table_rows, upsert
 from test_dashboard import Person, own_site
 from widget_server import db, ingest
-from widget_server.dashboard import charts, charts_views, i18n
+from widget_server.dashboard import REASON_TEXT, charts, charts_views, i18n
 from widget_server.models import daily_uniques
 from widget_server.query import DateRange
 
@@ -46,7 +46,7 @@ def test_charts_show_every_figure_with_a_table(app: Flask, charted: tuple[Person
     assert "weixin.qq.com" in page and "https://example.com/post/1" in page
     assert re.search(r"<th scope=\"row\">like</th><td>6</td><td>3</td><td>0.5</td>", page)
     assert 'aria-label="Shares: Counted 14, Bots 7"' in page
-    assert "rate-limited 0" in page
+    assert "Rate limited 0" in page
     assert page.count('class="table-view"') == 7
 
 
@@ -118,7 +118,7 @@ def test_every_text_of_the_dashboard_has_a_chinese_translation() -> None:
     for path in glob.glob("widget_server/templates/dashboard/*.html") + glob.glob("widget_server/dashboard/*.py"):
         texts |= {m[1] for m in re.findall(r"""_\(\s*(['"])(.+?)\1""", open(path, encoding="utf-8").read())}
     from widget_server.dashboard import settings_form
-    texts |= set(settings_form.MESSAGES.values())
+    texts |= set(settings_form.MESSAGES.values()) | set(REASON_TEXT.values())
     missing = sorted(text for text in texts if text not in i18n.ZH and not text.isdigit())
     assert missing == []
 

@@ -62,7 +62,7 @@ def test_rate_limited_beacons_are_counted(app: Flask, site: Registered, beacon: 
     with app.app_context():
         accounts.set_member(site.id, "owner-a@example.com", "owner")
     owner.sign_in()
-    assert "rate-limited 1" in owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
+    assert "Rate limited 1" in owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
 
 
 def test_refusals_naming_no_site_are_not_recorded(app: Flask, site: Registered, beacon: BeaconSender) -> None:

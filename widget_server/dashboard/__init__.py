@@ -38,6 +38,8 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 MAX_FORM_BYTES = 64 * 1024
 LAST_SEEN = "_seen"
+REASON_TEXT = {"foreign-domain": "Foreign domain", "bad-key": "Bad key", "rate-limited": "Rate limited",
+               "malformed": "Malformed"}
 PUBLIC = {"dashboard.sign_in", "dashboard.sign_up", "dashboard.static"}
 
 
@@ -125,7 +127,7 @@ def template_helpers() -> dict[str, Any]:
     from .forms import ChooseLang, Confirm
     from .i18n import current_lang, gettext
 
-    return {"_": gettext, "lang": current_lang(), "signout_form": Confirm(prefix="signout"),
+    return {"_": gettext, "lang": current_lang(), "reason_label": lambda reason: gettext(REASON_TEXT[reason]), "signout_form": Confirm(prefix="signout"),
             "lang_form": ChooseLang(prefix="lang"), "site_key": signing.site_key}
 
 

@@ -115,7 +115,7 @@ ZH: dict[str, str] = {
     "Refused beacons in the last 7 days": "最近 7 天被拒绝的信标", "Reason": "原因", "Refused": "被拒绝",
     "What it means": "含义", "Latest refusals": "最近的拒绝记录", "When (UTC)": "时间（UTC）",
     "None: nothing was refused.": "没有：没有信标被拒绝。",
-    "foreign-domain": "外部域名", "bad-key": "网站密钥无效", "rate-limited": "超出频率限制", "malformed": "格式错误",
+    "Foreign domain": "外部域名", "Bad key": "网站密钥无效", "Rate limited": "超出频率限制", "Malformed": "格式错误",
     "The page is not on one of the site's domains: add the domain in Settings, or the snippet was copied to another site.":
         "页面不在此网站的域名下：请在设置中添加该域名，或者嵌入代码被复制到了其他网站。",
     "A page on your domains sent a site key that is not valid: paste the snippet again.":
