@@ -453,3 +453,22 @@ def test_another_owners_token_cannot_be_revoked_from_my_site(app: Flask, a_site:
     assert response.status_code == 404
     with app.app_context():
         assert db.session().get(ApiToken, row_id).revoked_at is None  # type: ignore[union-attr]
+
+
+def test_preview_without_saving(app: Flask, owner: Person) -> None:
+    site_id = own_site(app, owner.email or "")
+    before = settings_of(app, site_id)
+    form = {**site_form(theme="dark", size="large"), "preview": "1"}
+    del form["save"]
+    page = owner.post(f"/dashboard/sites/{site_id}/", form).get_data(as_text=True)
+    assert "this is a preview" in page and 'data-theme="dark"' in page and 'data-size="large"' in page
+    assert settings_of(app, site_id) == before
+
+
+def test_the_last_owner_cannot_become_a_viewer(app: Flask, owner: Person) -> None:
+    site_id = own_site(app, owner.email or "")
+    response = owner.post(f"/dashboard/sites/{site_id}/members", {"action": "add", "email": owner.email,
+                                                                   "role": "viewer"})
+    assert response.status_code == 400 and "at least one owner" in response.get_data(as_text=True)
+    with app.app_context():
+        assert accounts.owner_count(site_id) == 1

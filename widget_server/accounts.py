@@ -160,9 +160,16 @@ def set_member(site_id: int, email: str, role: str) -> User:
     if member is None:
         session.add(Member(site_id=site_id, user_id=user.id, role=role))
     else:
+        if member.role == "owner" and role != "owner" and owner_count(site_id) == 1:
+            raise ValueError("A site keeps at least one owner.")
         member.role = role
     session.commit()
     return user
+
+
+def owner_count(site_id: int) -> int:
+    return int(db.session().scalar(select(func.count()).select_from(Member)
+                                   .where(Member.site_id == site_id, Member.role == "owner")) or 0)
 
 
 def remove_member(site_id: int, user_id: int) -> None:
@@ -171,9 +178,7 @@ def remove_member(site_id: int, user_id: int) -> None:
     member = session.get(Member, (site_id, user_id))
     if member is None:
         raise LookupError("not a member")
-    owners = session.scalar(select(func.count()).select_from(Member)
-                            .where(Member.site_id == site_id, Member.role == "owner"))
-    if member.role == "owner" and owners == 1:
+    if member.role == "owner" and owner_count(site_id) == 1:
         raise ValueError("A site keeps at least one owner.")
     session.delete(member)
     session.commit()

@@ -126,4 +126,5 @@ ZH: dict[str, str] = {
     "The long tail: click-backs by days since the share": "长尾：按分享后天数统计的回流",
     "Days since the share": "分享后天数", "The long tail": "长尾",
     "Beacons refused in the period (the whole site):": "此期间被拒绝的信标（整个网站）：",
+    "Not saved yet: this is a preview. Press Save to keep these settings.": "尚未保存：这只是预览。请点击“保存”保留这些设置。",
 }

@@ -49,6 +49,8 @@ def edit_site(site_id: int) -> Page:
             order = reorder(order, move)
             services = [s for s in order if s in services]
             status = _("Not saved yet: press Save to keep the new order.")
+        elif request.form.get("preview"):
+            status = _("Not saved yet: this is a preview. Press Save to keep these settings.")
         else:
             changes, errors = site_changes(form, services)
             if apply_site(site.id, form, changes, errors):
@@ -115,8 +117,11 @@ def members(site_id: int) -> Page:
         try:
             accounts.set_member(site.id, form.email.data or "", form.role.data or "viewer")
             return redirect(url_for("dashboard.members", site_id=site.id))
-        except (LookupError, ValueError):
+        except LookupError:
             form.email.errors.append(_("No account has this email. Ask them to get one first."))
+            code = 400
+        except ValueError:
+            form.role.errors.append(_("A site keeps at least one owner."))
             code = 400
     elif request.method == "POST":
         code = 400
