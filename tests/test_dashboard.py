@@ -334,9 +334,17 @@ def test_rotate_the_secret(app: Flask, owner: Person) -> None:
 
 def test_delete_a_site(app: Flask, owner: Person) -> None:
     site_id = own_site(app, owner.email or "")
+    other = register(app, "Other", ("other.example",)).id
+    with app.app_context():
+        from widget_server import tokens
+        only, _t = tokens.issue([site_id])
+        both, _t = tokens.issue([site_id, other])
+        only_id, both_id = only.id, both.id
     assert owner.post(f"/dashboard/sites/{site_id}/delete", {}).status_code == 302
     with app.app_context():
         assert db.session().get(Site, site_id) is None
+        assert db.session().get(ApiToken, only_id).revoked_at is not None  # type: ignore[union-attr]
+        assert db.session().get(ApiToken, both_id).site_ids == [other]  # type: ignore[union-attr]
 
 
 def test_tokens_are_shown_once_listed_and_revoked(app: Flask, owner: Person) -> None:

@@ -86,3 +86,17 @@ def test_the_check_is_for_owners_only(app: Flask, site: Registered) -> None:
     viewer.sign_in()
     assert viewer.get(f"/dashboard/sites/{site.id}/check").status_code == 404
     assert Person(app).get(f"/dashboard/sites/{site.id}/check").status_code == 302
+
+
+def test_repeats_are_counted_apart(app: Flask, site: Registered, beacon: BeaconSender) -> None:
+    beacon.share()
+    beacon.share()  # the same reader, page and platform again today: a repeat, not a share
+    assert [(row.reason, row.count) for row in table_rows(app, "refusals")] == [("repeat", 1)]
+    assert table_rows(app, "refusal_samples") == []
+    owner = Person(app, "owner-a@example.com")
+    with app.app_context():
+        accounts.set_member(site.id, "owner-a@example.com", "owner")
+    owner.sign_in()
+    page = owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
+    assert "Repeats 1" in page
+    assert "Repeats" not in owner.get(f"/dashboard/sites/{site.id}/check").get_data(as_text=True)

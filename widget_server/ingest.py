@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select, update
 
-from . import platforms, verbs
+from . import platforms, refusals, verbs
 from .db import dialect_insert
 from .actors import Actor
 from .models import actions, daily_marks, daily_rollups, daily_uniques, events, pages, share_codes, utcnow
@@ -269,6 +269,7 @@ def record_share(conn: Connection, site_id: int, beacon: Beacon, reader: Reader,
         count_dims(conn, site_id, day, dims, "bot_shares")
     elif not first_time(conn, site_id, day, "share", page, beacon.service, reader.visitor):
         set_status(conn, event, "repeat")
+        refusals.count(conn, site_id, day, refusals.REPEAT)
     else:
         counters = ("shares", "action_shares") if beacon.verb else ("shares",)
         bump(conn, daily_rollups, key, *counters)
@@ -312,6 +313,7 @@ def record_clickback(conn: Connection, site_id: int, beacon: Beacon, reader: Rea
         set_status(conn, event, "self")
     elif not first_time(conn, site_id, day, "clickback", beacon.code, reader.visitor):
         set_status(conn, event, "repeat")
+        refusals.count(conn, site_id, day, refusals.REPEAT)
     else:
         bump(conn, daily_rollups, key, "clickbacks")
         count_dims(conn, site_id, day, dims, "clickbacks", "visitors", reader.visitor)

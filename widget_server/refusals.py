@@ -6,6 +6,8 @@ IP or a user agent) joins a rolling set of the latest ``SAMPLES`` per site. An a
 beacon marks its host as seen: first and last time with their pages, written at most once a
 minute per host by each process, so the hot path rarely pays for it.
 
+``repeat`` beacons (accepted, not counted) are counted per day the same way.
+
 Reasons: ``foreign-domain`` (a page outside the site's domains), ``bad-key`` (a key that is
 not a valid key of any site, from a page on the site's domains), ``rate-limited``,
 ``malformed`` (a beacon naming the site that could not be read).
@@ -27,6 +29,9 @@ from .models import Site, refusal_samples, refusals, sightings, utcnow
 from .problems import Problem
 
 REASONS = ("foreign-domain", "bad-key", "rate-limited", "malformed")
+# Accepted but kept out of the counts, counted in the same table: the same reader sharing the
+# same page to the same platform, or coming back through the same share, again that day.
+REPEAT = "repeat"
 SAMPLES = 20
 SEEN_EVERY = 60.0  # seconds between two writes of one host's last sighting, per process
 
@@ -97,16 +102,21 @@ def note(problem: Problem, body: bytes, origin: str | None) -> None:
 
 def record(conn: Connection, site_id: int, reason: str, code: str, page: str | None, now: datetime) -> None:
     """Count one refusal and keep it in the site's rolling sample."""
-    insert = db.dialect_insert(conn, refusals)
-    conn.execute(insert.values(site_id=site_id, day=now.date(), reason=reason, count=1)
-                 .on_conflict_do_update(index_elements=["site_id", "day", "reason"],
-                                        set_={"count": refusals.c.count + 1}))
+    count(conn, site_id, now.date(), reason)
     conn.execute(refusal_samples.insert().values(site_id=site_id, reason=reason, code=code[:40], page=page,
                                                  created_at=now))
     keep = (select(refusal_samples.c.id).where(refusal_samples.c.site_id == site_id)
             .order_by(refusal_samples.c.id.desc()).limit(SAMPLES).scalar_subquery())
     conn.execute(delete(refusal_samples).where(refusal_samples.c.site_id == site_id,
                                                refusal_samples.c.id.not_in(keep)))
+
+
+def count(conn: Connection, site_id: int, day: date, reason: str) -> None:
+    """One more beacon kept out of the counts for ``reason`` on ``day`` (no sample)."""
+    insert = db.dialect_insert(conn, refusals)
+    conn.execute(insert.values(site_id=site_id, day=day, reason=reason, count=1)
+                 .on_conflict_do_update(index_elements=["site_id", "day", "reason"],
+                                        set_={"count": refusals.c.count + 1}))
 
 
 def seen(site_id: int, url: str, now: datetime | None = None) -> None:
@@ -138,7 +148,7 @@ def counts(conn: Connection, site_id: int, start: date, end: date) -> dict[str, 
         select(refusals.c.reason, func.sum(refusals.c.count)).where(
             refusals.c.site_id == site_id, refusals.c.day >= start, refusals.c.day <= end)
         .group_by(refusals.c.reason))
-    return {reason: 0 for reason in REASONS} | {reason: int(total) for reason, total in rows}
+    return {reason: 0 for reason in (*REASONS, REPEAT)} | {reason: int(total) for reason, total in rows}
 
 
 @dataclass(frozen=True)

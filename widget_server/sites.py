@@ -9,7 +9,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
 from . import db, platforms, signing
-from .models import Site
+from .models import ApiToken, Site, utcnow
 from .problems import Problem
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
@@ -159,11 +159,20 @@ def update_site(site_id: int, name: str, domains: list[str]) -> Site:
 
 
 def delete_site(site_id: int) -> None:
-    """Delete a site with everything recorded for it; LookupError when there is none."""
+    """Delete a site with everything recorded for it; LookupError when there is none.
+
+    Partner tokens lose the site (a token left with none is revoked), so a later site that
+    reuses the id (SQLite may) is never readable with them.
+    """
     session = db.session()
     site = session.get(Site, site_id)
     if site is None:
         raise LookupError(f"no site with id {site_id}")
+    for token in session.scalars(select(ApiToken)):
+        if site_id in token.site_ids:
+            token.site_ids = [other for other in token.site_ids if other != site_id]
+            if not token.site_ids and token.revoked_at is None:
+                token.revoked_at = utcnow()
     session.delete(site)
     session.commit()
 

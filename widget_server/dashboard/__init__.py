@@ -39,7 +39,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 MAX_FORM_BYTES = 64 * 1024
 LAST_SEEN = "_seen"
 REASON_TEXT = {"foreign-domain": "Foreign domain", "bad-key": "Bad key", "rate-limited": "Rate limited",
-               "malformed": "Malformed"}
+               "malformed": "Malformed", "repeat": "Repeats"}
 PUBLIC = {"dashboard.sign_in", "dashboard.sign_up", "dashboard.static"}
 
 

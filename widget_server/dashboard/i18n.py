@@ -48,8 +48,8 @@ ZH: dict[str, str] = {
     "Current secret": "当前密钥", "Custom": "自定", "Date": "日期", "Delete": "删除", "Delete this site": "删除此网站",
     "Delete {name}": "删除 {name}", "Domains": "域名", "Email": "电子邮箱",
     "Every earlier feed URL stopped working. This is the new one.": "之前的订阅地址已全部失效。这是新的地址。",
-    "Every share, click-back, action and token grant of this site is deleted, and bars with its key stop working. This cannot be undone.":
-        "此网站的所有分享、回流、动作和令牌授权都会被删除，使用其网站密钥的分享栏将停止工作。此操作无法撤销。",
+    "Every share, click-back and action of this site is deleted, partner tokens lose access to it, and bars with its key stop working. This cannot be undone.":
+        "此网站的所有分享、回流和动作都会被删除，合作方令牌将失去对它的访问权限，使用其网站密钥的分享栏将停止工作。此操作无法撤销。",
     "Expires": "到期", "Feed": "订阅源", "Feed URL": "订阅地址",
     "Feed readers follow this URL. Its token is in it: share it like a password.": "阅读器通过此地址订阅。地址中含有令牌：请像密码一样保管。",
     "Filtered traffic": "被过滤的流量", "Filtered traffic: what was kept out of the counts": "被过滤的流量：未计入统计的部分（水军、机器人）",
@@ -95,8 +95,8 @@ ZH: dict[str, str] = {
     "Top pages": "热门页面（排行榜）", "Top referrers of click-backs": "回流的主要来源", "Verb": "动作",
     "Verbs are lower-case words of 2 to 32 letters, digits, _ or -, separated by commas.": "动作名为 2 到 32 个小写字母、数字、_ 或 -，用逗号分隔。",
     "Via account": "提及账号",
-    "What breaks: every actor token signed with the old secret stops being accepted at once, so actions from pages that still sign with it are recorded as anonymous (or refused when anonymous actions are off) until your server signs with the new one. The site key, the snippet, counts and charts do not change.":
-        "会失效的内容：用旧私钥签署的用户令牌将立即不再被接受，仍用旧私钥签名的页面上的动作会被记为匿名（若关闭了匿名动作则被拒绝），直到你的服务器改用新私钥。网站密钥、嵌入代码、计数和图表都不变。",
+    "What breaks: every actor token signed with the old secret stops being accepted at once, so like-and-share actions that carry one are refused until your server signs with the new secret. The site key, the snippet, counts and charts do not change.":
+        "会失效的内容：用旧私钥签署的用户令牌将立即不再被接受，带有这类令牌的点赞并分享动作会被拒绝，直到你的服务器改用新私钥签名。网站密钥、嵌入代码、计数和图表都不变。",
     "You are not a member of any site yet.": "你还不是任何网站的成员。",
     "Your own like-and-share verbs, comma separated.": "你自己的点赞并分享动作，用逗号分隔。",
     "Your sites": "你的网站", "“{value}” is listed twice.": "“{value}”重复了。",
@@ -125,6 +125,8 @@ ZH: dict[str, str] = {
     "Day 0": "当天", "Day 1": "第 1 天", "Days 2-7": "第 2–7 天", "Days 8-30": "第 8–30 天", "Later": "更晚",
     "The long tail: click-backs by days since the share": "长尾：按分享后天数统计的回流",
     "Days since the share": "分享后天数", "The long tail": "长尾",
-    "Beacons refused in the period (the whole site):": "此期间被拒绝的信标（整个网站）：",
     "Not saved yet: this is a preview. Press Save to keep these settings.": "尚未保存：这只是预览。请点击“保存”保留这些设置。",
+    "Repeats": "重复", "Beacons kept out of the counts in the period (the whole site):": "此期间未计入统计的信标（整个网站）：",
+    "Repeats are the same reader sharing the same page to the same platform, or coming back through the same share, again on one day.":
+        "重复指同一读者在同一天再次把同一页面分享到同一平台，或再次通过同一分享回流。",
 }
