@@ -377,21 +377,28 @@ ALL_PAGES = OWNER_PAGES + ["/charts"]
 POSTS = [("/", site_form(theme="dark"), ""), ("/members", {"action": "add", "email": "x@example.com",
                                                            "role": "owner"}, ""),
          ("/secret", {}, ""), ("/delete", {}, ""), ("/feed", {}, ""),
-         ("/tokens", {"action": "create", "name": "t", "scopes": ["stats:read"], "expires": "30d"}, "")]
+         ("/tokens", {"action": "create", "name": "t", "scopes": ["stats:read"], "expires": "30d"}, ""),
+         ("/members", {"action": "remove", "user_id": "1"}, "remove-"),  # owner A, the first account
+         ("/tokens", {"action": "revoke", "token_id": "1"}, "revoke-")]
 
 
 def snapshot(app: Flask, site_id: int) -> Any:
     with app.app_context():
         site = db.session().get(Site, site_id)
         assert site is not None
-        return (site.name, site.domains, site.settings, site.secret, accounts.members_of(site_id) and
-                [(u.email, r) for u, r in accounts.members_of(site_id)], db.session().query(ApiToken).count())
+        return (site.name, site.domains, site.settings, site.secret,
+                [(u.email, r) for u, r in accounts.members_of(site_id)],
+                [(t.id, t.revoked_at) for t in db.session().query(ApiToken).order_by(ApiToken.id)])
 
 
 @pytest.fixture
 def a_site(app: Flask) -> int:
     Person(app, "owner-a@example.com")
-    return own_site(app, "owner-a@example.com")
+    site_id = own_site(app, "owner-a@example.com")
+    with app.app_context():
+        from widget_server import tokens
+        tokens.issue([site_id], name="A's partner")  # token 1, for the revoke form
+    return site_id
 
 
 @pytest.mark.parametrize("page", ALL_PAGES)
