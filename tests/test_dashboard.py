@@ -282,6 +282,7 @@ def test_a_huge_form_body_is_refused(app: Flask, owner: Person) -> None:
     before = settings_of(app, site_id)
     response = owner.post(f"/dashboard/sites/{site_id}/", site_form(name="x" * 100_000))
     assert response.status_code == 413
+    assert "The form was too large" in response.get_data(as_text=True)
     assert settings_of(app, site_id) == before
 
 
@@ -406,7 +407,8 @@ def test_another_owner_gets_404_everywhere(app: Flask, a_site: int, page: str) -
     other = Person(app, "owner-b@example.com")
     other.sign_in()
     own_site(app, "owner-b@example.com", "B's site", ("b.example",))
-    assert other.get(f"/dashboard/sites/{a_site}{page}").status_code == 404
+    response = other.get(f"/dashboard/sites/{a_site}{page}")
+    assert response.status_code == 404 and "A&#39;s site" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("page,data,prefix", POSTS)

@@ -24,7 +24,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, redirect, request, session, url_for
+from flask import (Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session,
+                   url_for)
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from flask_login import LoginManager, current_user, logout_user
 
@@ -127,8 +129,22 @@ def template_helpers() -> dict[str, Any]:
     from .forms import ChooseLang, Confirm
     from .i18n import current_lang, gettext
 
-    return {"_": gettext, "lang": current_lang(), "reason_label": lambda reason: gettext(REASON_TEXT[reason]), "signout_form": Confirm(prefix="signout"),
-            "lang_form": ChooseLang(prefix="lang"), "site_key": signing.site_key}
+    return {"_": gettext, "lang": current_lang(), "site_key": signing.site_key,
+            "reason_label": lambda reason: gettext(REASON_TEXT[reason]),
+            "signout_form": Confirm(prefix="signout", formdata=None),
+            "lang_form": ChooseLang(prefix="lang", formdata=None)}
+
+
+ERRORS = {404: "This page does not exist, or it is not one of your sites.",
+          413: "The form was too large (over 64 KB): nothing was saved."}
+
+
+@bp.errorhandler(404)
+@bp.errorhandler(413)
+def error_page(error: HTTPException) -> tuple[str, int]:
+    """Dashboard errors as pages (the API's are problem+json)."""
+    code = error.code or 500
+    return render_template("dashboard/error.html", message=ERRORS.get(code, ""), code=code), code
 
 
 def check_limit(setting: str, key: str) -> bool:

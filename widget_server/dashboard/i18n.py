@@ -129,4 +129,7 @@ ZH: dict[str, str] = {
     "Repeats": "重复", "Beacons kept out of the counts in the period (the whole site):": "此期间未计入统计的信标（整个网站）：",
     "Repeats are the same reader sharing the same page to the same platform, or coming back through the same share, again on one day.":
         "重复指同一读者在同一天再次把同一页面分享到同一平台，或再次通过同一分享回流。",
+    "This page does not exist, or it is not one of your sites.": "此页面不存在，或者不是你的网站。",
+    "The form was too large (over 64 KB): nothing was saved.": "表单过大（超过 64 KB）：没有保存任何内容。",
+    "Back to your sites": "返回你的网站",
 }
