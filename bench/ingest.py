@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import statistics
@@ -45,7 +46,7 @@ from widget_server.models import daily_rollups, event_log, events, page_totals, 
 from widget_server.urls import url_hash
 
 HERE = Path(__file__).resolve().parent
-SECRET = "bench-secret"
+SECRET = secrets.token_urlsafe(48)  # the settings check wants a real key
 PAGE = "https://example.com/post/1"
 
 

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-SECRET = "fault-test-secret"
+SECRET = "fault-test-secret-9Kq2Lm7Wx4Zr8Tb1Vn5Yc3"
 
 
 def free_port() -> int:

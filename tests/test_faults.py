@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from processes import Postgres, RedisServer, Server, beacon_body, environment, pg_bin, post
+from processes import SECRET, Postgres, RedisServer, Server, beacon_body, environment, pg_bin, post
 from widget_server import aggregate, create_app, db, ingest, signing, sites
 from widget_server.models import aggregator_state, daily_rollups, event_log, events, page_totals
 
@@ -42,7 +42,7 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def fresh(postgres: Postgres, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
     """The app (for the test's own reads) on an emptied database, and a registered site's key."""
-    app = create_app({"TESTING": True, "DATABASE_URL": postgres.url, "SECRET_KEYS": "fault-test-secret",
+    app = create_app({"TESTING": True, "DATABASE_URL": postgres.url, "SECRET_KEYS": SECRET,
                       "INSTANCE_PATH": str(tmp_path / "instance")})
     with app.app_context():
         db.downgrade("base")
@@ -118,7 +118,7 @@ def test_kill_a_web_worker_under_load(fresh: tuple[Flask, str], tmp_path: Path, 
 
 def test_kill_the_aggregator_mid_batch(fresh: tuple[Flask, str], tmp_path: Path, postgres: Postgres) -> None:
     app, key = fresh
-    site_id = signing.site_id_from_key(key, ["fault-test-secret"])
+    site_id = signing.site_id_from_key(key, [SECRET])
     assert site_id is not None
     rows = []
     for n in range(20_000):

@@ -9,8 +9,8 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import (aggregate, api, cli, db, edges, embed, extras, ingest, limits, logs, metrics, ops, problems,
-                   settings, sitecache, stats)
+    from . import (aggregate, api, cli, dashboard, db, edges, embed, extras, ingest, limits, logs, metrics, ops,
+                   problems, settings, sitecache, stats)
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -38,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(embed.bp)
     app.register_blueprint(api.bp)
     ops.init_app(app)
+    dashboard.init_app(app)
     if app.config["DEMO"]:
         from . import demo
 

@@ -21,7 +21,7 @@ from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import aggregate, checks, create_app, db, feeds, settings, signing, sites, tokens
+from . import accounts, aggregate, checks, create_app, db, feeds, settings, signing, sites, tokens
 from .models import ApiToken, Site, utcnow
 
 P = ParamSpec("P")
@@ -112,6 +112,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(feeds_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(aggregate.aggregate_command)
+    app.cli.add_command(accounts.users_group)
 
 
 def needs_database(command: Callable[P, R]) -> Callable[P, R]:
@@ -162,14 +163,19 @@ def db_downgrade(revision: str) -> None:
 @sites_group.command("create")
 @click.option("--name", required=True, help="The site's name, shown in the dashboard.")
 @click.option("--domain", "domains", multiple=True, required=True, help="A domain of the site; subdomains count too.")
+@click.option("--owner", help="The email of a dashboard account to make the site's owner.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @needs_schema
-def sites_create(name: str, domains: tuple[str, ...], as_json: bool) -> None:
+def sites_create(name: str, domains: tuple[str, ...], owner: str | None, as_json: bool) -> None:
     """Register a site; print its id, key, secret and the snippet to paste."""
+    if owner and accounts.user_by_email(owner) is None:
+        raise click.BadParameter(f"no account with email {owner}", param_hint="--owner")
     try:
         site = sites.create_site(name, list(domains))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if owner:
+        accounts.set_member(site.id, owner, "owner")
     info = {**sites.details(site, server_url()), "secret": site.secret}
     del info["settings"]
     if as_json:
@@ -256,10 +262,14 @@ def sites_set(site_id: int, changes: tuple[str, ...]) -> None:
     """Change a site's settings: NAME=VALUE with VALUE as JSON (true, 30, ["x","y"], "dark").
 
     Names: the bar defaults (services, theme, size, layout, counts, lang) and address_bar,
-    public_leaderboard, anonymous_actions, public_activity, public_names, retention_days, verbs.
+    public_leaderboard, anonymous_actions, public_activity, public_names, retention_days, verbs;
+    owner=EMAIL makes that dashboard account an owner of the site.
     """
+    updates = dict(parse_setting(item) for item in changes)
     try:
-        changed = sites.update_settings(site_id, dict(parse_setting(item) for item in changes))
+        if "owner" in updates:  # owner=EMAIL: a member, not a bar setting
+            accounts.set_member(site_id, str(updates.pop("owner")), "owner")
+        changed = sites.update_settings(site_id, updates)
     except (LookupError, ValueError) as exc:
         raise click.BadParameter(str(exc)) from None
     click.echo(json.dumps(changed, ensure_ascii=False, indent=2))

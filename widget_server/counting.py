@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, Integer, Row, String, Table, and_, column, select, tuple_, update, values
 
+from . import refusals
 from .db import dialect_insert
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
@@ -243,6 +244,7 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
         batch.bump(site, day, page, row.service, "", verb, dims, ["bot_shares"])
     elif not batch.first_time(site, day, "share", page, row.service, row.visitor):
         status = "repeat"
+        refusals.count(batch.conn, site, day, refusals.REPEAT)
     else:
         status = "counted"
         counters = ["shares", "action_shares"] if row.verb else ["shares"]
@@ -250,6 +252,15 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
         batch.totals[(site, url_hash(row.url), row.service)] += 1
     vote_title(batch, row, page, day)
     batch.events.append(event_row(row, page, row.service, status, batch.now))
+
+
+AGE_BUCKETS = ((0, "0"), (1, "1"), (7, "2-7"), (30, "8-30"))  # (up to days, bucket); then "31+"
+
+
+def age_bucket(seconds: int) -> str:
+    """The long-tail bucket of a click-back: whole days from its share to it."""
+    days = seconds // 86400
+    return next((bucket for limit, bucket in AGE_BUCKETS if days <= limit), "31+")
 
 
 def count_clickback(batch: Batch, row: Row[Any]) -> None:
@@ -262,7 +273,7 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
     day, referrer = created.date(), row.referrer or ""
     age = max(0, int((created - share.created_at).total_seconds()))
     dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", referrer),
-            ("action", "")]
+            ("action", ""), ("age", age_bucket(age))]
     if row.bot:
         status = "bot"
         batch.bump(site, day, share.page_id, share.service, referrer, "", dims, ["bot_clickbacks"])
@@ -270,6 +281,7 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
         status = "self"
     elif not batch.first_time(site, day, "clickback", row.code, row.visitor):
         status = "repeat"
+        refusals.count(batch.conn, site, day, refusals.REPEAT)
     else:
         status = "counted"
         batch.bump(site, day, share.page_id, share.service, referrer, "", dims, ["clickbacks"], "visitors",

@@ -20,7 +20,7 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import actors, assets, caching, db, feeds, ingest, limits, query, sitecache, sites, stats, verbs, visitors
+from . import actors, assets, caching, db, feeds, ingest, limits, query, refusals, sitecache, sites, stats, verbs, visitors
 from .actors import Actor
 from .models import Site, utcnow
 from .sitecache import CachedSite
@@ -135,9 +135,20 @@ def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:
 @bp.post("/v1/events", provide_automatic_options=False)
 def record_event() -> Response:
     """Store a beacon: 204 once it is durably in the event log, also for a retried one;
-    nothing is stored for any 4xx; 503 with ``Retry-After`` when the database cannot take it.
-    Counting happens behind, in the aggregator."""
-    beacon = ingest.parse_beacon(ingest.decode_body(read_body(), request.content_type))
+    nothing is stored for any 4xx (but the refusal, for the owner's installation check); 503
+    with ``Retry-After`` when the database cannot take it. Counting happens behind, in the
+    aggregator."""
+    body = read_body()
+    try:
+        store_beacon(body)
+    except Problem as problem:
+        refusals.note(problem, body, request.headers.get("Origin"))
+        raise
+    return Response(status=204)
+
+
+def store_beacon(body: bytes) -> None:
+    beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
     site = sitecache.site_from_key(beacon.site_key)
     page_of_site(site, beacon.url)
     check_origin(site)
@@ -150,7 +161,7 @@ def record_event() -> Response:
             ingest.check_code(conn, site.id, beacon.code, address_bar)
     row = ingest.log_row(site.id, beacon, current_reader(site.id), address_bar, actor)
     ingest.writer().store(row)
-    return Response(status=204)
+    refusals.seen(site.id, beacon.url)
 
 
 def action_actor(site: AnySite, settings: dict[str, Any], beacon: ingest.Beacon) -> Actor | None:

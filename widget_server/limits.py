@@ -214,8 +214,9 @@ class Limiter:
 
         try:
             refused, left = script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            self.redis.connection_pool.disconnect()  # every pooled socket died with the server
+        except (redis.RedisError, OSError, ValueError) as exc:  # a socket closed under another thread: OSError, ValueError
+            # The idle pooled sockets died with the server; those in use fail on their own.
+            self.redis.connection_pool.disconnect(inuse_connections=False)
             if self.healthy:
                 log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back",
                             type(exc).__name__)

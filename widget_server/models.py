@@ -270,3 +270,63 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A dashboard account. ``password_hash`` is argon2id; ``session_nonce`` is part of every
+    session's id, so changing it (sign-out, a new password) ends every session at once."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    session_nonce: Mapped[str] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Member(Base):
+    """A user's role on a site: ``owner`` (everything) or ``viewer`` (charts only)."""
+
+    __tablename__ = "site_members"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+
+
+# The installation check. Refused beacons per site, reason and day; a short rolling sample of
+# the latest (reason, page, when: never an IP or a user agent); and per host of a site the
+# first and last accepted beacon with their pages.
+refusals = Table(
+    "refusals",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("reason", String(16), primary_key=True),  # foreign-domain | bad-key | rate-limited | malformed
+    Column("count", Integer, nullable=False, server_default="0"),
+)
+
+refusal_samples = Table(
+    "refusal_samples",
+    Base.metadata,
+    Column("id", BigId, primary_key=True),
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("code", String(40), nullable=False),  # the problem's code, e.g. foreign-origin
+    Column("page", String(300)),  # scheme, host and path of the page: no query, no fragment
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_refusal_samples_site", "site_id", "id"),
+)
+
+sightings = Table(
+    "sightings",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(253), primary_key=True),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("first_page", String(300), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("last_page", String(300), nullable=False),
+)

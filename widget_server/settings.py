@@ -304,6 +304,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("METRICS_NETWORKS", "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7", networks,
             "a comma list of IP addresses or networks"),
     Setting("DEMO", False, boolean, "true or false"),
+    Setting("SIGNUP", False, boolean, "true or false"),  # dashboard sign-up open to anyone
+    Setting("SESSION_IDLE_MINUTES", 60, integer(1, 10080), "minutes a dashboard session lasts idle (1..10080)"),
+    Setting("RATE_LIMIT_SIGNIN_ACCOUNT", "10 per 15 minutes", rate_limit, "one rate such as 10 per 15 minutes"),
+    Setting("RATE_LIMIT_SIGNIN_CLIENT", "30 per 15 minutes", rate_limit, "one rate such as 30 per 15 minutes"),
     Setting("DEBUG", False, boolean, "true or false"),
     Setting("TESTING", False, boolean, "true or false"),
 )

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from . import db, platforms, signing
-from .models import Site
+from .models import ApiToken, Site, utcnow
 from .problems import Problem
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
@@ -29,7 +29,11 @@ BAR_DEFAULTS: dict[str, Any] = {
     "public_names": False,  # ... showing actors' display names
     "retention_days": None,  # actions older than this are deleted
     "verbs": [],  # the site's own verbs, beside like, comment, upvote, favorite, read, upload
+    "via": "",  # the account shares mention (data-via in the snippet)
+    "hashtags": [],  # tags shares carry (data-hashtags in the snippet)
 }
+ACCOUNT = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,50}$")
+HASHTAG = re.compile(r"^[\w\u4e00-\u9fff]{1,50}$")
 
 
 def clean_domain(value: str) -> str:
@@ -89,6 +93,13 @@ def check_setting(name: str, value: Any) -> Any:
             raise ValueError("retention_days must be a number of days (or null)")
     elif name == "verbs":
         check_verbs(value)
+    elif name == "via":
+        if not isinstance(value, str) or (value and not ACCOUNT.match(value)):
+            raise ValueError("via must be an account name (letters, digits, _ . -)")
+    elif name == "hashtags":
+        if not isinstance(value, list) or len(value) > 10 or any(
+                not isinstance(v, str) or not HASHTAG.match(v) for v in value):
+            raise ValueError("hashtags must be at most 10 words of letters, digits and _")
     else:
         raise ValueError(f"no setting {name!r}; settings: {', '.join(BAR_DEFAULTS)}")
     return value
@@ -114,6 +125,57 @@ def update_settings(site_id: int, changes: dict[str, Any]) -> dict[str, Any]:
     site.settings = {**(site.settings or {}), **checked}
     db.session().commit()
     return bar_settings(site)
+
+
+def rotate_secret(site_id: int) -> Site:
+    """Give the site a new secret: actor tokens signed with the old one stop verifying.
+
+    :raise LookupError: no such site.
+    """
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise LookupError(f"no site with id {site_id}")
+    site.secret = secrets.token_urlsafe(32)
+    db.session().commit()
+    return site
+
+
+def update_site(site_id: int, name: str, domains: list[str]) -> Site:
+    """Rename a site and replace its domains, checked as ``create_site`` checks them.
+
+    :raise LookupError: no such site. :raise ValueError: a bad name or domain (nothing changed).
+    """
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise LookupError(f"no site with id {site_id}")
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValueError("a site needs a name of 1 to 200 characters")
+    cleaned = list(dict.fromkeys(clean_domain(d) for d in domains))
+    if not cleaned:
+        raise ValueError("a site needs at least one domain")
+    site.name, site.domains = name, cleaned
+    db.session().commit()
+    return site
+
+
+def delete_site(site_id: int) -> None:
+    """Delete a site with everything recorded for it; LookupError when there is none.
+
+    Partner tokens lose the site (a token left with none is revoked), so a later site that
+    reuses the id (SQLite may) is never readable with them.
+    """
+    session = db.session()
+    site = session.get(Site, site_id)
+    if site is None:
+        raise LookupError(f"no site with id {site_id}")
+    for token in session.scalars(select(ApiToken)):
+        if site_id in token.site_ids:
+            token.site_ids = [other for other in token.site_ids if other != site_id]
+            if not token.site_ids and token.revoked_at is None:
+                token.revoked_at = utcnow()
+    session.delete(site)
+    session.commit()
 
 
 class HasSettings(Protocol):

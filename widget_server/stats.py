@@ -290,3 +290,19 @@ def public_leaderboard(conn: Connection, query: StatsQuery) -> list[Row]:
     """The leaderboard as readers see it: page URL, title and the one number."""
     order = query.order_by or "shares"
     return [{"page": row["page"], "title": row["title"], order: row[order]} for row in leaderboard(conn, query)]
+
+
+# -- the long tail ----------------------------------------------------------------------------
+
+AGES = ("0", "1", "2-7", "8-30", "31+")  # whole days from the share to the click-back
+
+
+def long_tail(conn: Connection, query: StatsQuery) -> list[Row]:
+    """Click-backs of the period by days since their share (day 0, 1, 2-7, 8-30, later), for
+    the whole site: the ``age`` rows of ``daily_uniques`` (filters are not applied)."""
+    rows = conn.execute(
+        select(U.value, func.sum(U.clickbacks)).where(
+            U.site_id == query.site_id, U.day >= query.range.start, U.day <= query.range.end, U.dim == "age")
+        .group_by(U.value))
+    totals = {value: total for value, total in rows}
+    return [{"age": age, "clickbacks": int(totals.get(age) or 0)} for age in AGES]
