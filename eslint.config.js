@@ -1,5 +1,5 @@
-// ESLint for the widget (static/) and its unit tests (tests/js/): the recommended rules and
-// strict equality. `npm ci && npx eslint .` (run by .ci/run).
+// ESLint for the widget (static/), the dashboard's script and the widget's unit tests (tests/js/): the
+// recommended rules and strict equality. `npm ci && npx eslint .` (run by .ci/run).
 'use strict';
 
 const js = require('@eslint/js');
@@ -9,7 +9,7 @@ module.exports = [
   { ignores: ['node_modules/', '.venv/', 'bench/out/'] },
   js.configs.recommended,
   {
-    files: ['static/**/*.js'],
+    files: ['static/**/*.js', 'widget_server/dashboard/static/**/*.js'],
     languageOptions: {
       ecmaVersion: 2020,
       sourceType: 'script',

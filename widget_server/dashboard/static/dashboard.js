@@ -13,7 +13,7 @@
         try {
           await navigator.clipboard.writeText(source.value);
           status.textContent = status.dataset.copied;
-        } catch (e) {
+        } catch {  // no clipboard (permissions, an old browser): select the text for the reader to copy
           source.select();
           status.textContent = status.dataset.copyFailed;
         }
