@@ -55,14 +55,23 @@ def host_allowed(host: str, domains: list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def create_site(name: str, domains: list[str]) -> Site:
-    """Register a site; raises ValueError for an empty name or a bad domain."""
+def checked_name_and_domains(name: str, domains: list[str]) -> tuple[str, list[str]]:
+    """A site's name, stripped, and its domains, cleaned and each once.
+
+    :raise ValueError: an empty or overlong name, a bad domain, or none.
+    """
     name = name.strip()
     if not name or len(name) > 200:
         raise ValueError("a site needs a name of 1 to 200 characters")
     cleaned = list(dict.fromkeys(clean_domain(d) for d in domains))
     if not cleaned:
         raise ValueError("a site needs at least one domain")
+    return name, cleaned
+
+
+def create_site(name: str, domains: list[str]) -> Site:
+    """Register a site; raises ValueError for an empty name or a bad domain."""
+    name, cleaned = checked_name_and_domains(name, domains)
     site = Site(name=name, domains=cleaned, secret=secrets.token_urlsafe(32), settings={})
     session = db.session()
     session.add(site)
@@ -148,13 +157,7 @@ def update_site(site_id: int, name: str, domains: list[str]) -> Site:
     site = db.session().get(Site, site_id)
     if site is None:
         raise LookupError(f"no site with id {site_id}")
-    name = name.strip()
-    if not name or len(name) > 200:
-        raise ValueError("a site needs a name of 1 to 200 characters")
-    cleaned = list(dict.fromkeys(clean_domain(d) for d in domains))
-    if not cleaned:
-        raise ValueError("a site needs at least one domain")
-    site.name, site.domains = name, cleaned
+    site.name, site.domains = checked_name_and_domains(name, domains)
     db.session().commit()
     return site
 
