@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
-from conftest import BeaconSender, aggregate, table_rows
-from widget_server import aggregate as aggregator, counting, db, ingest, upkeep
-from widget_server.models import daily_rollups, event_log, page_totals, pages
+from conftest import BeaconSender, Partner, aggregate, table_rows
+from widget_server import aggregate as aggregator, counting, db, feeds, ingest, pages as page_titles, upkeep
+from widget_server.models import Site, daily_rollups, event_log, page_totals, pages
 
 PAGE = "https://example.com/post/1"
 
@@ -104,6 +104,47 @@ def test_a_title_is_public_once_two_readers_report_it(app: Flask, beacon: Beacon
     assert title() == "A post"
     beacon.send(title="A post, revised", ip="192.0.2.5")
     assert title() == "A post, revised"  # a later consistent title replaces the earlier one
+
+
+def public_titles(app: Flask, partner: Partner) -> set[str | None]:
+    """The page's title wherever the public sees it: the leaderboard and the activity feed."""
+    board = partner.get("/api/v1/stats/leaderboard", period="7d").get_json()["results"]
+    with app.app_context(), db.engine().connect() as conn:
+        activity = feeds.items(conn, partner.site_id)
+    assert board and activity
+    return {row["title"] for row in board} | {item.title for item in activity}
+
+
+def owner_sets_title(app: Flask, site_id: int, title: str | None) -> None:
+    with app.app_context():
+        site = db.session().get(Site, site_id)
+        assert site is not None
+        page_titles.set_owner_title(site, PAGE, title)
+
+
+def test_the_owners_title_wins_over_the_readers_before_and_after(app: Flask, beacon: BeaconSender,
+                                                                 partner: Partner) -> None:
+    beacon.send(title="A post", ip="192.0.2.1")
+    beacon.action("like", title="A post", ip="192.0.2.2")
+    assert public_titles(app, partner) == {"A post"}
+    owner_sets_title(app, beacon.site.id, "The owner's title")
+    assert public_titles(app, partner) == {"The owner's title"}
+    beacon.send(title="A post, revised", ip="192.0.2.3")
+    beacon.send(title="A post, revised", ip="192.0.2.4")
+    assert public_titles(app, partner) == {"The owner's title"}  # however many readers agree
+    assert [row.title for row in table_rows(app, "pages")] == ["A post, revised"]  # consensus kept underneath
+    owner_sets_title(app, beacon.site.id, None)
+    assert public_titles(app, partner) == {"A post, revised"}  # cleared: the readers' consensus again
+
+
+def test_an_owners_title_set_before_any_reader_stays(app: Flask, beacon: BeaconSender, partner: Partner) -> None:
+    owner_sets_title(app, beacon.site.id, "Set ahead")
+    beacon.send(title="FREE 1000 USDT -> t.me/spam", ip="192.0.2.1")
+    beacon.action("like", title="FREE 1000 USDT -> t.me/spam", ip="192.0.2.2")
+    assert public_titles(app, partner) == {"Set ahead"}
+    assert [(row.url, row.owner_title) for row in table_rows(app, "pages")] == [(PAGE, "Set ahead")]  # one page
+    owner_sets_title(app, beacon.site.id, None)
+    assert public_titles(app, partner) == {"FREE 1000 USDT -> t.me/spam"}  # what two readers reported
 
 
 def test_a_retry_in_another_month_is_counted_once(app: Flask, beacon: BeaconSender) -> None:

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
-from conftest import make_app, table_rows
+from conftest import SECRET_KEYS, Registered, make_app, table_rows
 from widget_server import checks, cli, create_app, db, signing, vault
 from widget_server.settings import SettingsError
 
@@ -162,6 +162,46 @@ def test_sites_show_of_an_unknown_site_is_one_line(app: Flask, runner: FlaskCliR
     result = runner.invoke(args=["sites", "show", "9"])
     assert result.exit_code == 1
     assert result.output == "Error: no site with id 9 (`widget-server sites list` lists them)\n"
+
+
+# -- widget-server sites title ------------------------------------------------------------
+
+PAGE = "https://example.com/post/1"
+
+
+def test_sites_title_sets_and_clears_the_owners_title(app: Flask, runner: FlaskCliRunner, site: Registered) -> None:
+    result = runner.invoke(args=["sites", "title", str(site.id), "https://Example.com/post/1?utm_source=x#top",
+                                 " Ein\tTitel \x00 "])
+    assert result.exit_code == 0, result.output
+    assert result.output == f'{PAGE} is titled "Ein Titel"\n'  # cleaned as beacon titles and URLs are
+    assert [(row.url, row.owner_title, row.title) for row in table_rows(app, "pages")] == [(PAGE, "Ein Titel", None)]
+    result = runner.invoke(args=["sites", "title", str(site.id), PAGE, "--clear"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{PAGE} has no title until two readers report the same one\n"
+    assert [row.owner_title for row in table_rows(app, "pages")] == [None]
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["9", PAGE, "T"], "no site with id 9"),
+    (["1", "https://example.net/post/1", "T"], "is not on the domains of site 1 (example.com)"),
+    (["1", "https://example.com.evil.net/", "T"], "is not on the domains of site 1"),
+    (["1", "javascript:alert(1)", "T"], "url must be http or https"),
+    (["1", PAGE, " \t\x01 "], "the title is empty"),
+    (["1", PAGE, "x" * 301], "the title is longer than 300 characters"),
+    (["1", PAGE], "give either TITLE or --clear"),
+    (["1", PAGE, "T", "--clear"], "give either TITLE or --clear"),
+])
+def test_sites_title_refuses_bad_input_in_one_line_and_changes_nothing(app: Flask, runner: FlaskCliRunner,
+                                                                        site: Registered, args: list[str],
+                                                                        error: str) -> None:
+    assert runner.invoke(args=["sites", "title", str(site.id), PAGE, "Kept"]).exit_code == 0
+    before = table_rows(app, "pages")
+    result = invoke("sites", "title", *args, WIDGET_DATABASE_URL=app.config["DATABASE_URL"],
+                    WIDGET_SECRET_KEYS=SECRET_KEYS, WIDGET_INSTANCE_PATH=app.instance_path)
+    assert result.exit_code != 0
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert error in result.stderr
+    assert table_rows(app, "pages") == before
 
 
 # -- widget-server check ------------------------------------------------------------------

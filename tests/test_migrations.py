@@ -6,9 +6,9 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from conftest import register, table_rows
-from widget_server import db
-from widget_server.models import Base, is_partition
+from conftest import BeaconSender, register, table_rows
+from widget_server import db, pages
+from widget_server.models import Base, Site, is_partition
 from widget_server.urls import url_hash
 
 
@@ -73,3 +73,20 @@ def test_shares_counted_before_0002_survive_it_and_its_downgrade(app: Flask) -> 
         db.downgrade("0001")
         db.upgrade()
     assert counts()["total"] == 7
+
+
+def test_owner_titles_come_and_go_with_0008_and_no_page_goes(app: Flask, beacon: BeaconSender) -> None:
+    beacon.send(title="A post", ip="192.0.2.1")
+    beacon.send(title="A post", ip="192.0.2.2")
+    with app.app_context():
+        site = db.session().get(Site, beacon.site.id)
+        assert site is not None
+        pages.set_owner_title(site, "https://example.com/post/1", "The owner's title")
+        counted = table_rows(app, "events")
+        db.downgrade("0007")
+    assert [(row.url, row.title) for row in table_rows(app, "pages")] == [("https://example.com/post/1", "A post")]
+    with app.app_context():
+        assert "owner_title" not in {c["name"] for c in inspect(db.engine()).get_columns("pages")}
+        db.upgrade()
+    assert [(row.title, row.owner_title) for row in table_rows(app, "pages")] == [("A post", None)]
+    assert table_rows(app, "events") == counted  # nothing hanging off the pages went with the column

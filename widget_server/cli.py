@@ -21,7 +21,7 @@ from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import accounts, aggregate, checks, create_app, db, feeds, settings, signing, sites, tokens
+from . import accounts, aggregate, checks, create_app, db, feeds, pages, settings, signing, sites, tokens
 from .models import ApiToken, Site, utcnow
 
 P = ParamSpec("P")
@@ -315,6 +315,30 @@ def sites_show(site_id: int, with_secret: bool, as_json: bool) -> None:
         click.echo(f"    {name} = {json.dumps(value, ensure_ascii=False)}")
     click.echo("Paste this where the bar should appear:\n")
     click.echo(info["snippet"])
+
+
+@sites_group.command("title")
+@click.argument("site_id", type=int)
+@click.argument("url")
+@click.argument("title", required=False)
+@click.option("--clear", is_flag=True, help="Forget the owner's title: readers' consensus is shown again.")
+@needs_schema
+def sites_title(site_id: int, url: str, title: str | None, clear: bool) -> None:
+    """Set the public title of the page at URL to TITLE, which readers' browsers then never
+    replace (by default a title is shown once two readers report it); --clear undoes it."""
+    if clear == (title is not None):
+        raise click.UsageError("give either TITLE or --clear")
+    site = existing_site(site_id)
+    try:
+        page_url, shown = pages.set_owner_title(site, url, None if clear else title)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not clear:
+        click.echo(f"{page_url} is titled {json.dumps(shown, ensure_ascii=False)}")
+    elif shown is None:
+        click.echo(f"{page_url} has no title until two readers report the same one")
+    else:
+        click.echo(f"{page_url} is titled {json.dumps(shown, ensure_ascii=False)}, as its readers report")
 
 
 def parse_setting(item: str) -> tuple[str, Any]:

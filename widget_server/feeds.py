@@ -17,6 +17,7 @@ from sqlalchemy import Connection, ColumnElement, Table, delete, func, select, u
 
 from . import db, signing, verbs
 from .models import Site, actions, daily_rollups, daily_uniques, event_log, pages
+from .pages import public_title
 from .urls import url_hash
 
 A = actions.c
@@ -39,7 +40,7 @@ class Item:
 def items(conn: Connection, site_id: int, limit: int = 20, before: int | None = None,
           only_verbs: tuple[str, ...] = (), page_url: str | None = None) -> list[Item]:
     """The site's counted actions, newest first, ``limit`` of them below id ``before``."""
-    query = (select(A.id, A.verb, pages.c.url, pages.c.title, A.actor_uid, A.actor_name, A.actor_avatar,
+    query = (select(A.id, A.verb, pages.c.url, public_title().label("title"), A.actor_uid, A.actor_name, A.actor_avatar,
                     A.created_at)
              .join(pages, pages.c.id == A.page_id)
              .where(A.site_id == site_id, A.status == "counted")

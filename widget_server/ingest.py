@@ -146,7 +146,12 @@ def clean_title(raw: object) -> str | None:
         return None
     if not isinstance(raw, str):
         raise Problem(400, "invalid-title", "title must be a string.", "title")
-    return " ".join(CONTROL.sub("", raw).split())[:MAX_TITLE] or None
+    return fold_title(raw)[:MAX_TITLE] or None
+
+
+def fold_title(raw: str) -> str:
+    """``raw`` with whitespace runs made one space and control characters taken out."""
+    return " ".join(CONTROL.sub("", raw).split())
 
 
 def referrer_host(raw: object) -> str:

@@ -64,7 +64,10 @@ class Page(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(Text)
     url_hash: Mapped[str] = mapped_column(String(64))
+    # The readers' consensus (counting.py); what is shown is ``pages.public_title``, which
+    # prefers ``owner_title``, the title the site's owner set (the aggregator never writes it).
     title: Mapped[str | None] = mapped_column(String(300))
+    owner_title: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

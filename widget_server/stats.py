@@ -28,6 +28,7 @@ from sqlalchemy import BigInteger, Connection, Float, Select, String, Table, cas
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import daily_rollups, daily_uniques, page_totals, pages
+from .pages import public_title
 from .query import COUNTERS, UNIQUES, DateRange, Filter, StatsQuery
 from .urls import BadURL, clean_url, url_hash
 
@@ -265,7 +266,7 @@ def breakdown_select(query: StatsQuery, positive_only: bool = False) -> Select[A
         return select(paged).order_by(*ordered)
     page_id = paged.c.key if src.table is daily_rollups else cast(paged.c.key, BigInteger)
     joined = paged.outerjoin(pages, pages.c.id == page_id)
-    return select(paged, pages.c.url, pages.c.title).select_from(joined).order_by(*ordered)
+    return select(paged, pages.c.url, public_title().label("title")).select_from(joined).order_by(*ordered)
 
 
 def breakdown(conn: Connection, query: StatsQuery, positive_only: bool = False) -> list[Row]:
