@@ -222,7 +222,7 @@ class Limiter:
                             type(exc).__name__)
             self.healthy, self._retry_at = False, time.monotonic() + REDIS_RETRY_SECONDS
             return False
-        if not self.healthy:
+        if not self.healthy and time.monotonic() >= self._retry_at:  # not a call begun before it went
             log.warning("Redis answers again: rate limits are shared again")
             self.healthy = True
         if int(refused):

@@ -190,7 +190,7 @@ def send_actions(live: Live, page_url: str) -> None:
 
 
 def activity_texts(page: Any, host: str) -> list[str]:
-    poll(page, "s => document.querySelector(s + ' li')", host)
+    poll(page, "s => document.querySelector(s + ' li')", host, timeout=15.0)  # counted behind, on a busy machine
     return page.locator(f"{host} li").evaluate_all("els => els.map(e => e.textContent)")
 
 

@@ -54,10 +54,11 @@ class Dashboard:
 
 @pytest.fixture
 def dash(tmp_path: Path, browser: Any) -> Iterator[Dashboard]:
-    app = make_app(f"sqlite:///{tmp_path}/widget.db", tmp_path, PUBLIC_URL=None)
+    app = make_app(f"sqlite:///{tmp_path}/widget.db", tmp_path)
     with app.app_context():
         accounts.create_user(EMAIL, PASSWORD)
     server, port = serve(app)
+    app.config["PUBLIC_URL"] = f"http://127.0.0.1:{port}"  # as a self-hoster sets WIDGET_PUBLIC_URL
     board = Dashboard(app, f"http://127.0.0.1:{port}", browser)
     yield board
     for context in board.contexts:
