@@ -240,7 +240,7 @@ def qr_code() -> Response:
     :raise Problem 400: ``url-too-long`` past ``QR_MAX_BYTES`` of UTF-8.
     """
     limits.check("RATE_LIMIT_QR", limits.client())
-    site = sites.site_from_key(request.args.get("site"))
+    site = sitecache.site_from_key(request.args.get("site"))
     url = page_of_site(site, request.args.get("url"))
     if "code" in request.args:
         url = with_share_code(url, str(ingest.clean_code(request.args["code"], required=True)))
@@ -257,7 +257,7 @@ def public_leaderboard() -> Response:
     ``"public_leaderboard": true``; only URL, title and the one number; cached 5 minutes, here
     too, per parsed query (so unknown parameters do not bust it); limited per client."""
     limits.check("RATE_LIMIT_PUBLIC", limits.client())
-    site = sites.site_from_key(request.args.get("site"))
+    site = sitecache.site_from_key(request.args.get("site"))
     if (site.settings or {}).get("public_leaderboard") is not True:
         raise Problem(404, "leaderboard-off", "This site does not publish a leaderboard.")
     board = query.public_leaderboard_query(request.args, site.id, utcnow().date())
@@ -279,7 +279,7 @@ def recent_activity() -> Response:
     names only with ``"public_names": true``; at most 20; cached one minute, here too, per page,
     limit and naming; limited per client."""
     limits.check("RATE_LIMIT_PUBLIC", limits.client())
-    site = sites.site_from_key(request.args.get("site"))
+    site = sitecache.site_from_key(request.args.get("site"))
     settings = sites.bar_settings(site)
     if settings["public_activity"] is not True:
         raise Problem(404, "activity-off", "This site does not publish its recent activity.")
