@@ -19,6 +19,7 @@ already counted (a retry that came in another month's partition) is skipped.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,13 +27,14 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Date, Integer, Row, String, Table, and_, column, select, tuple_, update, values
+from sqlalchemy import Connection, Row, Table, bindparam, column, func, select, update
 
 from . import refusals
 from .db import dialect_insert
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes)
+from .models import refusals as refusals_table
 from .urls import url_hash
 
 ROLLUP_COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
@@ -79,6 +81,7 @@ class Batch:
     rollups: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
     uniques: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
     totals: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    repeats: Counter[tuple[int, date, str]] = field(default_factory=Counter)  # (site, day, reason)
     votes: dict[tuple[int, str], tuple[str, int, date]] = field(default_factory=dict)
 
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
@@ -135,87 +138,132 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     batch.sites = set(conn.scalars(select(sites.c.id).where(sites.c.id.in_(site_ids))))
     if not batch.sites:
         return
-    ids = {row.event_id for row in rows}
+    ids = {(row.site_id, row.event_id) for row in rows if row.site_id in batch.sites}
     for table in (events, actions):
-        found = select(table.c.site_id, table.c.event_id).where(table.c.site_id.in_(batch.sites),
-                                                                table.c.event_id.in_(ids))
-        batch.done.update((int(r.site_id), str(r.event_id)) for r in conn.execute(found))
-    codes = {row.code for row in rows if row.code}
-    if codes:
-        query = select(share_codes).where(share_codes.c.site_id.in_(batch.sites), share_codes.c.code.in_(codes))
-        for r in conn.execute(query):
-            batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
+        batch.done.update((int(r.site_id), str(r.event_id))
+                          for r in lookup(conn, table, ("site_id", "event_id"), ids, ("site_id", "event_id")))
+    codes = {(row.site_id, row.code) for row in rows if row.code and row.site_id in batch.sites}
+    for r in lookup(conn, share_codes, ("site_id", "code"), codes,
+                    ("site_id", "code", "page_id", "service", "visitor", "created_at")):
+        batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
     load_pages(batch, {(row.site_id, row.url) for row in rows if row.site_id in batch.sites})
     load_marks(batch, rows)
+
+
+def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tuple[Any, ...]],
+           columns: Sequence[str]) -> list[Row[Any]]:
+    """The ``columns`` of the rows of ``table`` whose ``key`` is one of ``keys``: one query,
+    each key probed through the table's index on it, whatever the history.
+
+    On PostgreSQL a join with the keys as one array per key column (``unnest``): the text
+    stays the same whatever the batch (prepared once), and the planner probes the index for
+    each key. Long ``IN`` lists let it read every row of the site instead (every event of
+    it, on a table it had no statistics for yet), and a VALUES list of 10,000 keys took
+    seconds to render. On SQLite, in-process, ``IN`` lists of each key column's values read
+    as JSON, and the rows not asked for are dropped."""
+    keys = set(keys)
+    if not keys:
+        return []
+    if conn.dialect.name == "postgresql":
+        quote = conn.dialect.identifier_preparer.quote
+        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in key)
+        sql = (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays}) "
+               f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
+               + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
+        return list(conn.exec_driver_sql(sql, tuple(array_literal(k[n] for k in keys) for n in range(len(key)))))
+    listed = [select(column("value")).select_from(func.json_each(json.dumps(list({k[n] for k in keys}),
+                                                                             default=iso_format)))
+              for n in range(len(key))]
+    query = select(*(table.c[c] for c in columns)).where(*(table.c[c].in_(values) for c, values in zip(key, listed)))
+    return [r for r in conn.execute(query) if tuple(getattr(r, c) for c in key) in keys]
+
+
+def array_literal(values: Iterable[Any]) -> str:
+    """A PostgreSQL array literal of ``values`` (cast by the statement): psycopg's own
+    adaptation of a list quotes each element in Python, with a regular expression, and cost
+    more than the rest of a batch's lookups together."""
+    quoted = []
+    for value in values:
+        if value is None:
+            quoted.append("NULL")
+        else:
+            text = value.isoformat() if isinstance(value, date) else str(value)
+            quoted.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return "{" + ",".join(quoted) + "}"
 
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
     """Page ids by (site, url hash), creating the pages not seen before (without a title:
     titles come from the votes)."""
     keys = {(site_id, url_hash(url)): url for site_id, url in wanted}
-    if not keys:
-        return
-    query = select(pages.c.id, pages.c.site_id, pages.c.url_hash).where(
-        pages.c.site_id.in_({k[0] for k in keys}), pages.c.url_hash.in_({k[1] for k in keys}))
-    batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in batch.conn.execute(query)}
-    missing = [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None, "created_at": batch.now}
-               for s, h in keys if (s, h) not in batch.pages]
+    columns = ("id", "site_id", "url_hash")
+    found = lookup(batch.conn, pages, ("site_id", "url_hash"), keys, columns)
+    batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in found}
+    missing = [k for k in keys if k not in batch.pages]
     if missing:
-        batch.conn.execute(dialect_insert(batch.conn, pages).on_conflict_do_nothing(), missing)
-        batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in batch.conn.execute(query)}
+        insert_rows(batch.conn, pages, [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None,
+                                         "created_at": batch.now} for s, h in missing])
+        found = lookup(batch.conn, pages, ("site_id", "url_hash"), missing, columns)
+        batch.pages.update({(r.site_id, r.url_hash): int(r.id) for r in found})
 
 
 def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
-    """Which of the marks this batch may look up exist already: one query."""
+    """Which of the marks this batch may look up exist already: one query (per site and day
+    on SQLite)."""
     wanted: set[tuple[int, date, str]] = set()
+    predicted = predicted_shares(batch, rows)
     for row in rows:
         if row.site_id in batch.sites:
             day = utc(row.created_at).date()
-            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row))
-    if not wanted:
-        return
-    found: set[tuple[int, date, str]] = set()
-    listed = list(wanted)
-    for start in range(0, len(listed), MARKS_PER_QUERY):
-        found.update(existing_marks(batch.conn, listed[start:start + MARKS_PER_QUERY]))
-    batch.marks = found & wanted
+            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row, predicted))
+    if wanted:
+        batch.marks = existing_marks(batch.conn, wanted)
     batch.looked_up = wanted
 
 
-MARKS_PER_QUERY = 5000
+def existing_marks(conn: Connection, wanted: set[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
+    """Which of ``wanted`` are in ``daily_marks``."""
+    found = lookup(conn, daily_marks, ("site_id", "day", "mark"), wanted, ("site_id", "day", "mark"))
+    return {(int(r.site_id), r.day, str(r.mark)) for r in found}
 
 
-def existing_marks(conn: Connection, wanted: list[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
-    """Which of ``wanted`` are in ``daily_marks``. On PostgreSQL a join with the list as VALUES:
-    a long ``IN`` list becomes a filter run against every mark of the day (all of a batch's
-    marks share the site and day), minutes for a busy day; the join probes the index."""
-    M = daily_marks.c
-    if conn.dialect.name == "postgresql":
-        listed = values(column("site_id", Integer), column("day", Date), column("mark", String),
-                        name="wanted").data(wanted)
-        query = select(M.site_id, M.day, M.mark).join(
-            listed, and_(M.site_id == listed.c.site_id, M.day == listed.c.day, M.mark == listed.c.mark))
-    else:
-        query = select(M.site_id, M.day, M.mark).where(
-            M.site_id.in_({w[0] for w in wanted}), M.day.in_({w[1] for w in wanted}), M.mark.in_({w[2] for w in wanted}))
-    return {(int(r.site_id), r.day, str(r.mark)) for r in conn.execute(query)}
+def predicted_shares(batch: Batch, rows: Sequence[Row[Any]]) -> dict[tuple[int, str], Share]:
+    """The shares a click-back of this batch may name: stored ones, those of the batch's own
+    share rows, and address-bar codes (registered on their first click-back)."""
+    predicted = dict(batch.codes)
+    for row in rows:
+        if row.site_id not in batch.sites or not row.code or (row.site_id, row.code) in predicted:
+            continue
+        page = batch.pages[(row.site_id, url_hash(row.url))]
+        if row.type == "share":
+            predicted[(row.site_id, row.code)] = Share(page, row.service, row.visitor, utc(row.created_at))
+        elif row.type == "clickback" and row.address_bar:
+            predicted[(row.site_id, row.code)] = Share(page, ADDRESS, None, utc(row.created_at))
+    return predicted
 
 
-def candidate_marks(batch: Batch, row: Row[Any]) -> list[str]:
-    """Every mark counting ``row`` may look up (a superset is fine: only existence matters)."""
-    page = batch.pages.get((row.site_id, url_hash(row.url)))
-    share = batch.codes.get((row.site_id, row.code)) if row.code else None
-    pages_of_row = {str(p) for p in (page, share.page_id if share else None) if p is not None}
-    parts: list[tuple[object, ...]] = [("share", page, row.service, row.visitor),
-                                       ("clickback", row.code, row.visitor), ("action", page, row.verb, row.visitor)]
+def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str], Share]) -> list[str]:
+    """Every mark counting ``row`` may look up (a superset is fine: only existence matters),
+    so that deciding the batch asks the database nothing more."""
+    parts: list[tuple[object, ...]] = []
+    if row.type == "clickback":
+        share = predicted.get((row.site_id, row.code))
+        if share is None:
+            return []
+        parts.append(("clickback", row.code, row.visitor))
+        dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
+                ("action", "")] + [("age", bucket) for bucket in AGE_BUCKET_NAMES]
+        parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
+        return [mark_of(*p) for p in parts]
+    page = batch.pages[(row.site_id, url_hash(row.url))]
     if row.title:
         parts.append(("title", page, mark_of(row.title), row.visitor))
-    dims = [("", "")] + [("page", p) for p in pages_of_row] + [("platform", row.service or ""),
-                                                              ("platform", share.service if share else ""),
-                                                              ("action", row.verb or ""), ("action", ""),
-                                                              ("referrer", row.referrer or "")]
-    for role in ("sharers", "visitors"):
-        parts.extend((role, dim, value, row.visitor) for dim, value in dims)
+    if row.type == "share":
+        parts.append(("share", page, row.service, row.visitor))
+        dims = [("", ""), ("page", page), ("platform", row.service), ("action", row.verb or "")]
+        parts.extend(("sharers", dim, value, row.visitor) for dim, value in dims)
+    else:
+        parts.append(("action", page, row.verb, row.visitor))
     return [mark_of(*p) for p in parts]
 
 
@@ -244,7 +292,7 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
         batch.bump(site, day, page, row.service, "", verb, dims, ["bot_shares"])
     elif not batch.first_time(site, day, "share", page, row.service, row.visitor):
         status = "repeat"
-        refusals.count(batch.conn, site, day, refusals.REPEAT)
+        batch.repeats[(site, day, refusals.REPEAT)] += 1
     else:
         status = "counted"
         counters = ["shares", "action_shares"] if row.verb else ["shares"]
@@ -255,6 +303,7 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
 
 
 AGE_BUCKETS = ((0, "0"), (1, "1"), (7, "2-7"), (30, "8-30"))  # (up to days, bucket); then "31+"
+AGE_BUCKET_NAMES = [bucket for _, bucket in AGE_BUCKETS] + ["31+"]
 
 
 def age_bucket(seconds: int) -> str:
@@ -281,7 +330,7 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
         status = "self"
     elif not batch.first_time(site, day, "clickback", row.code, row.visitor):
         status = "repeat"
-        refusals.count(batch.conn, site, day, refusals.REPEAT)
+        batch.repeats[(site, day, refusals.REPEAT)] += 1
     else:
         status = "counted"
         batch.bump(site, day, share.page_id, share.service, referrer, "", dims, ["clickbacks"], "visitors",
@@ -345,43 +394,83 @@ def vote_title(batch: Batch, row: Row[Any], page: int, day: date) -> None:
 
 
 def write(batch: Batch) -> None:
+    """Every row the batch decided, a statement per table: the only writes of the batch
+    besides new pages, all at its end, so SQLite's write lock is held for these alone."""
     conn = batch.conn
     for table, rows in ((daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
                         (actions, batch.actions)):
-        if rows:
-            conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
+        insert_rows(conn, table, rows)
     add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups)
     add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques)
     totals = {key: Counter({"shares": n}) for key, n in batch.totals.items()}
     add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
+    repeats = {key: Counter({"count": n}) for key, n in batch.repeats.items()}
+    add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats)
     write_votes(batch)
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
+                added: Sequence[str] = (), replaced: Sequence[str] = ()) -> None:
+    """Insert ``rows`` (dicts with the same keys) in one statement; on a conflict on ``key``,
+    add the ``added`` columns to the stored row and overwrite the ``replaced`` ones, or else
+    (no ``key``) keep the stored row.
+
+    On PostgreSQL the rows go as one JSON parameter read by ``json_populate_recordset``
+    with the table's own column types: one round trip and a statement text that does not
+    change with the number of rows, so the server prepares it once. JSON rather than an
+    array per column (``unnest``): psycopg quotes each array element in Python, about twice
+    the client's CPU of ``json.dumps`` for the same rows. On SQLite, in-process, an
+    executemany."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        insert = dialect_insert(conn, table)
+        if key:
+            insert = insert.on_conflict_do_update(index_elements=list(key), set_={
+                **{c: table.c[c] + insert.excluded[c] for c in added}, **{c: insert.excluded[c] for c in replaced}})
+        else:
+            insert = insert.on_conflict_do_nothing()
+        conn.execute(insert, list(rows))
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    table_name, columns = quote(table.name), ", ".join(map(quote, names))
+    sql = f"INSERT INTO {table_name} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table_name}, %s)"
+    if key:
+        sets = [f"{quote(c)} = {table_name}.{quote(c)} + EXCLUDED.{quote(c)}" for c in added] + \
+               [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in replaced]
+        sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
+    else:
+        sql += " ON CONFLICT DO NOTHING"
+    conn.exec_driver_sql(sql, (json.dumps(rows, default=iso_format),))
+
+
+def iso_format(value: date) -> str:
+    """Dates and times in JSON (PostgreSQL reads them back by the column's type)."""
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
            rows: dict[tuple[Any, ...], Counter[str]]) -> None:
-    """Add each row's counters to ``table`` (rows created at zero), in one executemany."""
-    if not rows:
-        return
-    insert = dialect_insert(conn, table)
-    upsert = insert.on_conflict_do_update(index_elements=list(key),
-                                          set_={c: table.c[c] + insert.excluded[c] for c in counters})
-    params = [{**dict(zip(key, k)), **{c: added[c] for c in counters}} for k, added in rows.items()]
-    conn.execute(upsert, params)
+    """Add each row's counters to ``table`` (rows created at zero), in one statement."""
+    insert_rows(conn, table, [{**dict(zip(key, k)), **{c: added[c] for c in counters}} for k, added in rows.items()],
+                key, counters)
 
 
 def write_votes(batch: Batch) -> None:
     """Add the batch's votes; a title that reaches two readers now becomes its page's title."""
     if not batch.votes:
         return
-    conn, insert = batch.conn, dialect_insert(batch.conn, title_votes)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["page_id", "title_hash"],
-        set_={"readers": title_votes.c.readers + insert.excluded.readers, "last_day": insert.excluded.last_day})
-    conn.execute(upsert, [{"page_id": page, "title_hash": digest, "title": title, "readers": n, "last_day": day}
-                          for (page, digest), (title, n, day) in batch.votes.items()])
-    query = select(title_votes.c.page_id, title_votes.c.title_hash, title_votes.c.readers).where(
-        tuple_(title_votes.c.page_id, title_votes.c.title_hash).in_(list(batch.votes)))
-    for r in conn.execute(query):
+    conn = batch.conn
+    insert_rows(conn, title_votes, [{"page_id": page, "title_hash": digest, "title": title, "readers": n,
+                                     "last_day": day} for (page, digest), (title, n, day) in batch.votes.items()],
+                ("page_id", "title_hash"), ("readers",), ("last_day",))
+    titled = []
+    for r in lookup(conn, title_votes, ("page_id", "title_hash"), batch.votes, ("page_id", "title_hash", "readers")):
         title, added, _ = batch.votes[(int(r.page_id), str(r.title_hash))]
         if r.readers >= 2 > r.readers - added:
-            conn.execute(update(pages).where(pages.c.id == r.page_id).values(title=title))
+            titled.append({"page": int(r.page_id), "new_title": title})
+    if titled:
+        conn.execute(update(pages).where(pages.c.id == bindparam("page")).values(title=bindparam("new_title")), titled)
