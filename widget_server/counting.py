@@ -150,6 +150,15 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     load_marks(batch, rows)
 
 
+def writing(conn: Connection) -> bool:
+    """Whether writing on ``conn`` now is part of the caller's transaction: always on
+    PostgreSQL; on SQLite only once it has written (the driver begins the transaction at
+    the first write: reads before it take no lock), or for an in-memory database."""
+    if conn.dialect.name != "sqlite" or conn.engine.url.database in (None, "", ":memory:"):
+        return True
+    return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
+
+
 def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tuple[Any, ...]],
            columns: Sequence[str]) -> list[Row[Any]]:
     """The ``columns`` of the rows of ``table`` whose ``key`` is one of ``keys``: one query,
@@ -194,15 +203,26 @@ def array_literal(values: Iterable[Any]) -> str:
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
     """Page ids by (site, url hash), creating the pages not seen before (without a title:
-    titles come from the votes)."""
+    titles come from the votes).
+
+    On SQLite the new pages are committed on their own, before the batch writes anything:
+    the first write of a transaction takes the database's one write lock until its commit,
+    and a beacon's commit waits for it meanwhile; taken here, the lock would be held while
+    the whole batch is decided. A page committed without its first count is harmless (the
+    next step counts it)."""
     keys = {(site_id, url_hash(url)): url for site_id, url in wanted}
     columns = ("id", "site_id", "url_hash")
     found = lookup(batch.conn, pages, ("site_id", "url_hash"), keys, columns)
     batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in found}
     missing = [k for k in keys if k not in batch.pages]
     if missing:
-        insert_rows(batch.conn, pages, [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None,
-                                         "created_at": batch.now} for s, h in missing])
+        created = [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None, "created_at": batch.now}
+                   for s, h in missing]
+        if writing(batch.conn):
+            insert_rows(batch.conn, pages, created)
+        else:  # SQLite, nothing written yet: commit the pages alone, without taking the write lock for the batch
+            with batch.conn.engine.begin() as other:
+                insert_rows(other, pages, created)
         found = lookup(batch.conn, pages, ("site_id", "url_hash"), missing, columns)
         batch.pages.update({(r.site_id, r.url_hash): int(r.id) for r in found})
 
