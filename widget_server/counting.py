@@ -87,7 +87,7 @@ class Batch:
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
         """True the first time this day that this combination is seen for the site."""
         key = (site_id, day, mark_of(*parts))
-        if key not in self.looked_up:  # not foreseen by the prefetch (a share of this same batch)
+        if key not in self.looked_up:  # not foreseen by the prefetch (never expected: a safety net)
             self.looked_up.add(key)
             query = select(daily_marks.c.mark).where(daily_marks.c.site_id == site_id, daily_marks.c.day == day,
                                                      daily_marks.c.mark == key[2])
@@ -180,25 +180,27 @@ def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tu
                f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
                + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
         return list(conn.exec_driver_sql(sql, tuple(array_literal(k[n] for k in keys) for n in range(len(key)))))
-    listed = [select(column("value")).select_from(func.json_each(json.dumps(list({k[n] for k in keys}),
-                                                                             default=iso_format)))
-              for n in range(len(key))]
+    listed = [select(column("value")).select_from(func.json_each(json.dumps(
+        [v.isoformat() if isinstance(v, date) else v for v in {k[n] for k in keys}]))) for n in range(len(key))]
     query = select(*(table.c[c] for c in columns)).where(*(table.c[c].in_(values) for c, values in zip(key, listed)))
     return [r for r in conn.execute(query) if tuple(getattr(r, c) for c in key) in keys]
 
 
 def array_literal(values: Iterable[Any]) -> str:
-    """A PostgreSQL array literal of ``values`` (cast by the statement): psycopg's own
-    adaptation of a list quotes each element in Python, with a regular expression, and cost
-    more than the rest of a batch's lookups together."""
-    quoted = []
-    for value in values:
-        if value is None:
-            quoted.append("NULL")
-        else:
-            text = value.isoformat() if isinstance(value, date) else str(value)
-            quoted.append('"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"')
-    return "{" + ",".join(quoted) + "}"
+    """A PostgreSQL array literal of ``values``, all of one type, for the statement to cast
+    (``%s::date[]``). Written here because psycopg adapts a list element by element in
+    Python, with a regular expression each, which cost more than the rest of a batch's
+    lookups together; here numbers and ISO dates go as they are, and text is quoted."""
+    listed = list(values)
+    sample = next((v for v in listed if v is not None), 0)
+    if isinstance(sample, str):
+        items = ("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                 for v in listed)
+    elif isinstance(sample, date):  # and date-times: ISO 8601 with the offset
+        items = ("NULL" if v is None else v.isoformat() for v in listed)
+    else:
+        items = ("NULL" if v is None else str(v) for v in listed)
+    return "{" + ",".join(items) + "}"
 
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
@@ -435,12 +437,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
     add the ``added`` columns to the stored row and overwrite the ``replaced`` ones, or else
     (no ``key``) keep the stored row.
 
-    On PostgreSQL the rows go as one JSON parameter read by ``json_populate_recordset``
-    with the table's own column types: one round trip and a statement text that does not
-    change with the number of rows, so the server prepares it once. JSON rather than an
-    array per column (``unnest``): psycopg quotes each array element in Python, about twice
-    the client's CPU of ``json.dumps`` for the same rows. On SQLite, in-process, an
-    executemany."""
+    On PostgreSQL the rows go as one array per column (``INSERT ... SELECT FROM unnest``):
+    one round trip, and a statement text that does not change with the number of rows, so
+    the server prepares it once. On SQLite, in-process, an executemany."""
     if not rows:
         return
     names = list(rows[0])
@@ -454,22 +453,15 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         conn.execute(insert, list(rows))
         return
     quote = conn.dialect.identifier_preparer.quote
-    table_name, columns = quote(table.name), ", ".join(map(quote, names))
-    sql = f"INSERT INTO {table_name} ({columns}) SELECT {columns} FROM json_populate_recordset(NULL::{table_name}, %s)"
+    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) SELECT * FROM unnest({arrays})"
     if key:
-        sets = [f"{quote(c)} = {table_name}.{quote(c)} + EXCLUDED.{quote(c)}" for c in added] + \
+        sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + EXCLUDED.{quote(c)}" for c in added] + \
                [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in replaced]
         sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
     else:
         sql += " ON CONFLICT DO NOTHING"
-    conn.exec_driver_sql(sql, (json.dumps(rows, default=iso_format),))
-
-
-def iso_format(value: date) -> str:
-    """Dates and times in JSON (PostgreSQL reads them back by the column's type)."""
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
