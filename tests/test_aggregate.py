@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 
 from conftest import BeaconSender, Partner, aggregate, table_rows
 from widget_server import aggregate as aggregator, counting, db, feeds, ingest, pages as page_titles, upkeep
@@ -161,3 +161,51 @@ def test_aggregate_command_once(app: Flask, beacon: BeaconSender) -> None:
     beacon.send()
     result = app.test_cli_runner().invoke(args=["aggregate", "--once"])
     assert result.exit_code == 0 and "1 events counted" in result.output
+
+
+def statements_of_one_batch(app: Flask) -> int:
+    """How many statements the aggregator sends to count everything stored, in one batch."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["widget_engine"]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with engine.begin() as conn:
+            assert aggregator.step(conn) > 0
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return len(sent)
+
+
+def send_mixed(beacon: BeaconSender, readers: int, tag: str) -> None:
+    """Shares with codes on new pages, click-backs on them, repeats and likes."""
+    for n in range(readers):
+        url = f"https://example.com/{tag}/{n}"
+        code = beacon.share(ip=f"192.0.2.{n}", url=url, service=("weibo", "qq")[n % 2])
+        beacon.send(ip=f"192.0.2.{n}", url=url, service=("weibo", "qq")[n % 2])  # a repeat
+        assert beacon.clickback(code, ip=f"198.51.100.{n}").status_code == 204
+        assert beacon.action(ip=f"192.0.2.{n}", url=url).status_code == 204
+
+
+def test_a_batch_asks_the_database_as_often_whatever_its_events(app: Flask, beacon: BeaconSender) -> None:
+    beacon.send()
+    aggregate(app)  # the aggregator's state exists
+    send_mixed(beacon, 2, "few")
+    few = statements_of_one_batch(app)
+    send_mixed(beacon, 12, "many")
+    assert statements_of_one_batch(app) == few  # no statement per event, page, mark or repeat
+    rows = table_rows(app, "events")
+    assert sorted(row.status for row in rows).count("repeat") == 14
+    assert sum(row.type == "clickback" and row.status == "counted" for row in rows) == 14
+
+
+def test_titles_with_quotes_backslashes_and_commas_are_stored_as_sent(app: Flask, beacon: BeaconSender) -> None:
+    odd = 'A "post", {braces} \\ back\\slash, NULL; 中文'
+    beacon.send(title=odd, ip="192.0.2.1")
+    beacon.send(title=odd, ip="192.0.2.2")
+    aggregate(app)
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.scalar(select(pages.c.title)) == odd

@@ -30,12 +30,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, Table, bindparam, column, func, select, update
 
 from . import refusals
-from .db import dialect_insert
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes)
 from .models import refusals as refusals_table
 from .urls import url_hash
+from .writer import sqlite_value
 
 ROLLUP_COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
 UNIQUE_COUNTERS = ROLLUP_COUNTERS + ("sharers", "visitors")
@@ -439,29 +439,28 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
 
     On PostgreSQL the rows go as one array per column (``INSERT ... SELECT FROM unnest``):
     one round trip, and a statement text that does not change with the number of rows, so
-    the server prepares it once. On SQLite, in-process, an executemany."""
+    the server prepares it once. On SQLite, in-process, an executemany of the values as
+    SQLAlchemy stores them (``writer.sqlite_value``), without its per-row processing (a
+    third of the batch's time in a profile)."""
     if not rows:
         return
     names = list(rows[0])
-    if conn.dialect.name != "postgresql":
-        insert = dialect_insert(conn, table)
-        if key:
-            insert = insert.on_conflict_do_update(index_elements=list(key), set_={
-                **{c: table.c[c] + insert.excluded[c] for c in added}, **{c: insert.excluded[c] for c in replaced}})
-        else:
-            insert = insert.on_conflict_do_nothing()
-        conn.execute(insert, list(rows))
-        return
     quote = conn.dialect.identifier_preparer.quote
-    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) SELECT * FROM unnest({arrays})"
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+    if conn.dialect.name == "postgresql":
+        sql += f"SELECT * FROM unnest({', '.join(f'%s::{table.c[n].type.compile(dialect=conn.dialect)}[]' for n in names)})"
+    else:
+        sql += f"VALUES ({', '.join('?' for _ in names)})"
     if key:
-        sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + EXCLUDED.{quote(c)}" for c in added] + \
-               [f"{quote(c)} = EXCLUDED.{quote(c)}" for c in replaced]
+        sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in added] + \
+               [f"{quote(c)} = excluded.{quote(c)}" for c in replaced]
         sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
     else:
         sql += " ON CONFLICT DO NOTHING"
-    conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
+    else:
+        conn.exec_driver_sql(sql, [tuple(sqlite_value(row[name]) for name in names) for row in rows])
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
