@@ -256,11 +256,13 @@ def predicted_shares(batch: Batch, rows: Sequence[Row[Any]]) -> dict[tuple[int, 
     for row in rows:
         if row.site_id not in batch.sites or not row.code or (row.site_id, row.code) in predicted:
             continue
-        page = batch.pages[(row.site_id, url_hash(row.url))]
         if row.type == "share":
+            page = batch.pages[(row.site_id, url_hash(row.url))]
             predicted[(row.site_id, row.code)] = Share(page, row.service, row.visitor, utc(row.created_at))
         elif row.type == "clickback" and row.address_bar:
-            predicted[(row.site_id, row.code)] = Share(page, ADDRESS, None, utc(row.created_at))
+            share = tagged_share(batch, row)
+            if share is not None:
+                predicted[(row.site_id, row.code)] = share
     return predicted
 
 
@@ -273,8 +275,9 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
         if share is None:
             return []
         parts.append(("clickback", row.code, row.visitor))
+        age = max(0, int((utc(row.created_at) - share.created_at).total_seconds()))
         dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
-                ("action", "")] + [("age", bucket) for bucket in AGE_BUCKET_NAMES]
+                ("action", ""), ("age", age_bucket(age))]
         parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
         return [mark_of(*p) for p in parts]
     page = batch.pages[(row.site_id, url_hash(row.url))]
@@ -325,7 +328,6 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
 
 
 AGE_BUCKETS = ((0, "0"), (1, "1"), (7, "2-7"), (30, "8-30"))  # (up to days, bucket); then "31+"
-AGE_BUCKET_NAMES = [bucket for _, bucket in AGE_BUCKETS] + ["31+"]
 
 
 def age_bucket(seconds: int) -> str:
@@ -362,7 +364,17 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
 
 
 def address_share(batch: Batch, row: Row[Any]) -> Share | None:
-    """Register, on its first click-back, a link the widget tagged in the address bar.
+    """Register, on its first click-back, a link the widget tagged in the address bar."""
+    share = tagged_share(batch, row)
+    if share is not None:
+        batch.codes[(row.site_id, row.code)] = share
+        batch.new_codes.append({"site_id": row.site_id, "code": row.code, "page_id": share.page_id,
+                                "service": ADDRESS, "visitor": None, "created_at": share.created_at})
+    return share
+
+
+def tagged_share(batch: Batch, row: Row[Any]) -> Share | None:
+    """The share an address-bar code stands for, or None for a code that is not one.
 
     The code carries the time of tagging (base 36 seconds) so the click-back's age is known.
     """
@@ -373,12 +385,7 @@ def address_share(batch: Batch, row: Row[Any]) -> Share | None:
     tagged = datetime.fromtimestamp(int(match.group(1), 36), timezone.utc)
     if not now - timedelta(days=400) <= tagged <= now + timedelta(minutes=5):
         tagged = now
-    page = batch.pages[(row.site_id, url_hash(row.url))]
-    share = Share(page, ADDRESS, None, min(tagged, now))
-    batch.codes[(row.site_id, row.code)] = share
-    batch.new_codes.append({"site_id": row.site_id, "code": row.code, "page_id": page, "service": ADDRESS,
-                            "visitor": None, "created_at": share.created_at})
-    return share
+    return Share(batch.pages[(row.site_id, url_hash(row.url))], ADDRESS, None, min(tagged, now))
 
 
 def count_action(batch: Batch, row: Row[Any]) -> None:
