@@ -12,14 +12,17 @@ inside its transaction, writes what the beacons mean:
 - the title votes: a page's public title is one more than one distinct reader reported; a
   later title that reaches that replaces the earlier one.
 
-Each kind of row is read once per batch (one ``IN`` query) and written once per batch (one
-executemany), so a batch of 500 events costs about fifteen statements. An event id
-already counted (a retry that came in another month's partition) is skipped.
+Each kind of row is read once per batch (``lookup``) and written once per batch
+(``insert_rows``), so a batch costs the same twenty-odd statements whatever its events: the
+marks any decision may ask about are foreseen and read up front, repeats are counted
+together, nothing goes to the database one event at a time. On SQLite everything is read
+and decided before the first write, so the database's one write lock, which beacons wait
+for, is held only while the batch's rows are written. An event id already counted (a retry
+that came in another month's partition) is skipped.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,15 +30,15 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, column, func, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, select, update
 
 from . import refusals
+from .bulk import insert_rows, lookup, writing
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes)
 from .models import refusals as refusals_table
 from .urls import url_hash
-from .writer import sqlite_value
 
 ROLLUP_COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
 UNIQUE_COUNTERS = ROLLUP_COUNTERS + ("sharers", "visitors")
@@ -148,59 +151,6 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
         batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
     load_pages(batch, {(row.site_id, row.url) for row in rows if row.site_id in batch.sites})
     load_marks(batch, rows)
-
-
-def writing(conn: Connection) -> bool:
-    """Whether writing on ``conn`` now is part of the caller's transaction: always on
-    PostgreSQL; on SQLite only once it has written (the driver begins the transaction at
-    the first write: reads before it take no lock), or for an in-memory database."""
-    if conn.dialect.name != "sqlite" or conn.engine.url.database in (None, "", ":memory:"):
-        return True
-    return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
-
-
-def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tuple[Any, ...]],
-           columns: Sequence[str]) -> list[Row[Any]]:
-    """The ``columns`` of the rows of ``table`` whose ``key`` is one of ``keys``: one query,
-    each key probed through the table's index on it, whatever the history.
-
-    On PostgreSQL a join with the keys as one array per key column (``unnest``): the text
-    stays the same whatever the batch (prepared once), and the planner probes the index for
-    each key. Long ``IN`` lists let it read every row of the site instead (every event of
-    it, on a table it had no statistics for yet), and a VALUES list of 10,000 keys took
-    seconds to render. On SQLite, in-process, ``IN`` lists of each key column's values read
-    as JSON, and the rows not asked for are dropped."""
-    keys = set(keys)
-    if not keys:
-        return []
-    if conn.dialect.name == "postgresql":
-        quote = conn.dialect.identifier_preparer.quote
-        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]" for c in key)
-        sql = (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays}) "
-               f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
-               + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
-        return list(conn.exec_driver_sql(sql, tuple(array_literal(k[n] for k in keys) for n in range(len(key)))))
-    listed = [select(column("value")).select_from(func.json_each(json.dumps(
-        [v.isoformat() if isinstance(v, date) else v for v in {k[n] for k in keys}]))) for n in range(len(key))]
-    query = select(*(table.c[c] for c in columns)).where(*(table.c[c].in_(values) for c, values in zip(key, listed)))
-    return [r for r in conn.execute(query) if tuple(getattr(r, c) for c in key) in keys]
-
-
-def array_literal(values: Iterable[Any]) -> str:
-    """A PostgreSQL array literal of ``values``, all of one type, for the statement to cast
-    (``%s::date[]``). Written here because psycopg adapts a list element by element in
-    Python, with a regular expression each, which cost more than the rest of a batch's
-    lookups together; here numbers and ISO dates go as they are, and text is quoted."""
-    listed = list(values)
-    sample = next((v for v in listed if v is not None), 0)
-    if isinstance(sample, str):
-        items = ("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                 for v in listed)
-    elif isinstance(sample, date):  # and date-times: ISO 8601 with the offset
-        items = ("NULL" if v is None else v.isoformat() for v in listed)
-    else:
-        items = ("NULL" if v is None else str(v) for v in listed)
-    return "{" + ",".join(items) + "}"
 
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
@@ -436,38 +386,6 @@ def write(batch: Batch) -> None:
     repeats = {key: Counter({"count": n}) for key, n in batch.repeats.items()}
     add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats)
     write_votes(batch)
-
-
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
-                added: Sequence[str] = (), replaced: Sequence[str] = ()) -> None:
-    """Insert ``rows`` (dicts with the same keys) in one statement; on a conflict on ``key``,
-    add the ``added`` columns to the stored row and overwrite the ``replaced`` ones, or else
-    (no ``key``) keep the stored row.
-
-    On PostgreSQL the rows go as one array per column (``INSERT ... SELECT FROM unnest``):
-    one round trip, and a statement text that does not change with the number of rows, so
-    the server prepares it once. On SQLite, in-process, an executemany of the values as
-    SQLAlchemy stores them (``writer.sqlite_value``), without its per-row processing (a
-    third of the batch's time in a profile)."""
-    if not rows:
-        return
-    names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
-    if conn.dialect.name == "postgresql":
-        sql += f"SELECT * FROM unnest({', '.join(f'%s::{table.c[n].type.compile(dialect=conn.dialect)}[]' for n in names)})"
-    else:
-        sql += f"VALUES ({', '.join('?' for _ in names)})"
-    if key:
-        sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in added] + \
-               [f"{quote(c)} = excluded.{quote(c)}" for c in replaced]
-        sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
-    else:
-        sql += " ON CONFLICT DO NOTHING"
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
-    else:
-        conn.exec_driver_sql(sql, [tuple(sqlite_value(row[name]) for name in names) for row in rows])
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
