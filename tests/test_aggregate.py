@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import create_engine, event, func, insert, select, text
 
-from conftest import BeaconSender, Partner, aggregate, table_rows
-from widget_server import aggregate as aggregator, counting, db, feeds, ingest, pages as page_titles, upkeep
+from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, table_rows
+from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, upkeep
 from widget_server.models import Site, daily_rollups, event_log, page_totals, pages
 
 PAGE = "https://example.com/post/1"
@@ -209,3 +209,24 @@ def test_titles_with_quotes_backslashes_and_commas_are_stored_as_sent(app: Flask
     aggregate(app)
     with app.app_context(), db.engine().connect() as conn:
         assert conn.scalar(select(pages.c.title)) == odd
+
+
+def test_installations_in_schemas_of_one_database_each_elect_an_aggregator(app: Flask) -> None:
+    engine = app.extensions["widget_engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    other_schema = f"{PG_SCHEMA}_other"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {other_schema}"))
+    other = create_engine(engine.url.update_query_dict({"options": f"-csearch_path={other_schema}"}))
+    mine, second, theirs = locks.for_engine(engine, {}), locks.for_engine(engine, {}), locks.for_engine(other, {})
+    try:
+        assert mine.acquire()
+        assert not second.acquire()  # one aggregator per installation
+        assert theirs.acquire()  # another installation's is not held up by it
+    finally:
+        for lock in (mine, second, theirs):
+            lock.release()
+        other.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {other_schema} CASCADE"))
