@@ -18,7 +18,8 @@ and the script prints:
 
 Run: ``python bench/aggregate.py [--events 30000] [--batches 500]
 [--postgres postgresql://...] [--schema bench_agg]``. Ends with one line per database, e.g.
-``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C server_cpu_ms_per_1k=S stall_max_ms=M``.
+``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C stall_median_ms=M stall_max_ms=X`` (and
+``server_cpu_ms_per_1k=S`` in place of the stalls on PostgreSQL).
 """
 from __future__ import annotations
 
