@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import create_engine, event, func, insert, select, text
 
-from conftest import BeaconSender, Partner, aggregate, table_rows
-from widget_server import aggregate as aggregator, counting, db, feeds, ingest, pages as page_titles, upkeep
+from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, table_rows
+from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, upkeep
 from widget_server.models import Site, daily_rollups, event_log, page_totals, pages
 
 PAGE = "https://example.com/post/1"
@@ -161,3 +161,72 @@ def test_aggregate_command_once(app: Flask, beacon: BeaconSender) -> None:
     beacon.send()
     result = app.test_cli_runner().invoke(args=["aggregate", "--once"])
     assert result.exit_code == 0 and "1 events counted" in result.output
+
+
+def statements_of_one_batch(app: Flask) -> int:
+    """How many statements the aggregator sends to count everything stored, in one batch."""
+    sent: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    engine = app.extensions["widget_engine"]
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        with engine.begin() as conn:
+            assert aggregator.step(conn) > 0
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    return len(sent)
+
+
+def send_mixed(beacon: BeaconSender, readers: int, tag: str) -> None:
+    """Shares with codes on new pages, click-backs on them, repeats and likes."""
+    for n in range(readers):
+        url = f"https://example.com/{tag}/{n}"
+        code = beacon.share(ip=f"192.0.2.{n}", url=url, service=("weibo", "qq")[n % 2])
+        beacon.send(ip=f"192.0.2.{n}", url=url, service=("weibo", "qq")[n % 2])  # a repeat
+        assert beacon.clickback(code, ip=f"198.51.100.{n}").status_code == 204
+        assert beacon.action(ip=f"192.0.2.{n}", url=url).status_code == 204
+
+
+def test_a_batch_asks_the_database_as_often_whatever_its_events(app: Flask, beacon: BeaconSender) -> None:
+    beacon.send()
+    aggregate(app)  # the aggregator's state exists
+    send_mixed(beacon, 2, "few")
+    few = statements_of_one_batch(app)
+    send_mixed(beacon, 12, "many")
+    assert statements_of_one_batch(app) == few  # no statement per event, page, mark or repeat
+    rows = table_rows(app, "events")
+    assert sorted(row.status for row in rows).count("repeat") == 14
+    assert sum(row.type == "clickback" and row.status == "counted" for row in rows) == 14
+
+
+def test_titles_with_quotes_backslashes_and_commas_are_stored_as_sent(app: Flask, beacon: BeaconSender) -> None:
+    odd = 'A "post", {braces} \\ back\\slash, NULL; 中文'
+    beacon.send(title=odd, ip="192.0.2.1")
+    beacon.send(title=odd, ip="192.0.2.2")
+    aggregate(app)
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.scalar(select(pages.c.title)) == odd
+
+
+def test_installations_in_schemas_of_one_database_each_elect_an_aggregator(app: Flask) -> None:
+    engine = app.extensions["widget_engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    other_schema = f"{PG_SCHEMA}_other"
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {other_schema}"))
+    other = create_engine(engine.url.update_query_dict({"options": f"-csearch_path={other_schema}"}))
+    mine, second, theirs = locks.for_engine(engine, {}), locks.for_engine(engine, {}), locks.for_engine(other, {})
+    try:
+        assert mine.acquire()
+        assert not second.acquire()  # one aggregator per installation
+        assert theirs.acquire()  # another installation's is not held up by it
+    finally:
+        for lock in (mine, second, theirs):
+            lock.release()
+        other.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {other_schema} CASCADE"))

@@ -12,9 +12,13 @@ inside its transaction, writes what the beacons mean:
 - the title votes: a page's public title is one more than one distinct reader reported; a
   later title that reaches that replaces the earlier one.
 
-Each kind of row is read once per batch (one ``IN`` query) and written once per batch (one
-executemany), so a batch of 500 events costs about fifteen statements. An event id
-already counted (a retry that came in another month's partition) is skipped.
+Each kind of row is read once per batch (``lookup``) and written once per batch
+(``insert_rows``), so a batch costs the same twenty-odd statements whatever its events: the
+marks any decision may ask about are foreseen and read up front, repeats are counted
+together, nothing goes to the database one event at a time. On SQLite everything is read
+and decided before the first write, so the database's one write lock, which beacons wait
+for, is held only while the batch's rows are written. An event id already counted (a retry
+that came in another month's partition) is skipped.
 """
 from __future__ import annotations
 
@@ -26,13 +30,14 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Date, Integer, Row, String, Table, and_, column, select, tuple_, update, values
+from sqlalchemy import Connection, Row, Table, bindparam, select, update
 
 from . import refusals
-from .db import dialect_insert
+from .bulk import insert_rows, lookup, writing
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes)
+from .models import refusals as refusals_table
 from .urls import url_hash
 
 ROLLUP_COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
@@ -79,12 +84,13 @@ class Batch:
     rollups: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
     uniques: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
     totals: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    repeats: Counter[tuple[int, date, str]] = field(default_factory=Counter)  # (site, day, reason)
     votes: dict[tuple[int, str], tuple[str, int, date]] = field(default_factory=dict)
 
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
         """True the first time this day that this combination is seen for the site."""
         key = (site_id, day, mark_of(*parts))
-        if key not in self.looked_up:  # not foreseen by the prefetch (a share of this same batch)
+        if key not in self.looked_up:  # not foreseen by the prefetch (never expected: a safety net)
             self.looked_up.add(key)
             query = select(daily_marks.c.mark).where(daily_marks.c.site_id == site_id, daily_marks.c.day == day,
                                                      daily_marks.c.mark == key[2])
@@ -135,87 +141,104 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     batch.sites = set(conn.scalars(select(sites.c.id).where(sites.c.id.in_(site_ids))))
     if not batch.sites:
         return
-    ids = {row.event_id for row in rows}
+    ids = {(row.site_id, row.event_id) for row in rows if row.site_id in batch.sites}
     for table in (events, actions):
-        found = select(table.c.site_id, table.c.event_id).where(table.c.site_id.in_(batch.sites),
-                                                                table.c.event_id.in_(ids))
-        batch.done.update((int(r.site_id), str(r.event_id)) for r in conn.execute(found))
-    codes = {row.code for row in rows if row.code}
-    if codes:
-        query = select(share_codes).where(share_codes.c.site_id.in_(batch.sites), share_codes.c.code.in_(codes))
-        for r in conn.execute(query):
-            batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
+        batch.done.update((int(r.site_id), str(r.event_id))
+                          for r in lookup(conn, table, ("site_id", "event_id"), ids, ("site_id", "event_id")))
+    codes = {(row.site_id, row.code) for row in rows if row.code and row.site_id in batch.sites}
+    for r in lookup(conn, share_codes, ("site_id", "code"), codes,
+                    ("site_id", "code", "page_id", "service", "visitor", "created_at")):
+        batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
     load_pages(batch, {(row.site_id, row.url) for row in rows if row.site_id in batch.sites})
     load_marks(batch, rows)
 
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
     """Page ids by (site, url hash), creating the pages not seen before (without a title:
-    titles come from the votes)."""
+    titles come from the votes).
+
+    On SQLite the new pages are committed on their own, before the batch writes anything:
+    the first write of a transaction takes the database's one write lock until its commit,
+    and a beacon's commit waits for it meanwhile; taken here, the lock would be held while
+    the whole batch is decided. A page committed without its first count is harmless (the
+    next step counts it)."""
     keys = {(site_id, url_hash(url)): url for site_id, url in wanted}
-    if not keys:
-        return
-    query = select(pages.c.id, pages.c.site_id, pages.c.url_hash).where(
-        pages.c.site_id.in_({k[0] for k in keys}), pages.c.url_hash.in_({k[1] for k in keys}))
-    batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in batch.conn.execute(query)}
-    missing = [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None, "created_at": batch.now}
-               for s, h in keys if (s, h) not in batch.pages]
+    columns = ("id", "site_id", "url_hash")
+    found = lookup(batch.conn, pages, ("site_id", "url_hash"), keys, columns)
+    batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in found}
+    missing = [k for k in keys if k not in batch.pages]
     if missing:
-        batch.conn.execute(dialect_insert(batch.conn, pages).on_conflict_do_nothing(), missing)
-        batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in batch.conn.execute(query)}
+        created = [{"site_id": s, "url": keys[(s, h)], "url_hash": h, "title": None, "created_at": batch.now}
+                   for s, h in missing]
+        if writing(batch.conn):
+            insert_rows(batch.conn, pages, created)
+        else:  # SQLite, nothing written yet: commit the pages alone, without taking the write lock for the batch
+            with batch.conn.engine.begin() as other:
+                insert_rows(other, pages, created)
+        found = lookup(batch.conn, pages, ("site_id", "url_hash"), missing, columns)
+        batch.pages.update({(r.site_id, r.url_hash): int(r.id) for r in found})
 
 
 def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
-    """Which of the marks this batch may look up exist already: one query."""
+    """Which of the marks this batch may look up exist already: one query (per site and day
+    on SQLite)."""
     wanted: set[tuple[int, date, str]] = set()
+    predicted = predicted_shares(batch, rows)
     for row in rows:
         if row.site_id in batch.sites:
             day = utc(row.created_at).date()
-            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row))
-    if not wanted:
-        return
-    found: set[tuple[int, date, str]] = set()
-    listed = list(wanted)
-    for start in range(0, len(listed), MARKS_PER_QUERY):
-        found.update(existing_marks(batch.conn, listed[start:start + MARKS_PER_QUERY]))
-    batch.marks = found & wanted
+            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row, predicted))
+    if wanted:
+        batch.marks = existing_marks(batch.conn, wanted)
     batch.looked_up = wanted
 
 
-MARKS_PER_QUERY = 5000
+def existing_marks(conn: Connection, wanted: set[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
+    """Which of ``wanted`` are in ``daily_marks``."""
+    found = lookup(conn, daily_marks, ("site_id", "day", "mark"), wanted, ("site_id", "day", "mark"))
+    return {(int(r.site_id), r.day, str(r.mark)) for r in found}
 
 
-def existing_marks(conn: Connection, wanted: list[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
-    """Which of ``wanted`` are in ``daily_marks``. On PostgreSQL a join with the list as VALUES:
-    a long ``IN`` list becomes a filter run against every mark of the day (all of a batch's
-    marks share the site and day), minutes for a busy day; the join probes the index."""
-    M = daily_marks.c
-    if conn.dialect.name == "postgresql":
-        listed = values(column("site_id", Integer), column("day", Date), column("mark", String),
-                        name="wanted").data(wanted)
-        query = select(M.site_id, M.day, M.mark).join(
-            listed, and_(M.site_id == listed.c.site_id, M.day == listed.c.day, M.mark == listed.c.mark))
-    else:
-        query = select(M.site_id, M.day, M.mark).where(
-            M.site_id.in_({w[0] for w in wanted}), M.day.in_({w[1] for w in wanted}), M.mark.in_({w[2] for w in wanted}))
-    return {(int(r.site_id), r.day, str(r.mark)) for r in conn.execute(query)}
+def predicted_shares(batch: Batch, rows: Sequence[Row[Any]]) -> dict[tuple[int, str], Share]:
+    """The shares a click-back of this batch may name: stored ones, those of the batch's own
+    share rows, and address-bar codes (registered on their first click-back)."""
+    predicted = dict(batch.codes)
+    for row in rows:
+        if row.site_id not in batch.sites or not row.code or (row.site_id, row.code) in predicted:
+            continue
+        if row.type == "share":
+            page = batch.pages[(row.site_id, url_hash(row.url))]
+            predicted[(row.site_id, row.code)] = Share(page, row.service, row.visitor, utc(row.created_at))
+        elif row.type == "clickback" and row.address_bar:
+            share = tagged_share(batch, row)
+            if share is not None:
+                predicted[(row.site_id, row.code)] = share
+    return predicted
 
 
-def candidate_marks(batch: Batch, row: Row[Any]) -> list[str]:
-    """Every mark counting ``row`` may look up (a superset is fine: only existence matters)."""
-    page = batch.pages.get((row.site_id, url_hash(row.url)))
-    share = batch.codes.get((row.site_id, row.code)) if row.code else None
-    pages_of_row = {str(p) for p in (page, share.page_id if share else None) if p is not None}
-    parts: list[tuple[object, ...]] = [("share", page, row.service, row.visitor),
-                                       ("clickback", row.code, row.visitor), ("action", page, row.verb, row.visitor)]
+def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str], Share]) -> list[str]:
+    """Every mark counting ``row`` may look up (a superset is fine: only existence matters),
+    so that deciding the batch asks the database nothing more."""
+    parts: list[tuple[object, ...]] = []
+    if row.type == "clickback":
+        share = predicted.get((row.site_id, row.code))
+        if share is None:
+            return []
+        parts.append(("clickback", row.code, row.visitor))
+        age = max(0, int((utc(row.created_at) - share.created_at).total_seconds()))
+        dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
+                ("action", ""), ("age", age_bucket(age))]
+        parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
+        return [mark_of(*p) for p in parts]
+    page = batch.pages[(row.site_id, url_hash(row.url))]
     if row.title:
         parts.append(("title", page, mark_of(row.title), row.visitor))
-    dims = [("", "")] + [("page", p) for p in pages_of_row] + [("platform", row.service or ""),
-                                                              ("platform", share.service if share else ""),
-                                                              ("action", row.verb or ""), ("action", ""),
-                                                              ("referrer", row.referrer or "")]
-    for role in ("sharers", "visitors"):
-        parts.extend((role, dim, value, row.visitor) for dim, value in dims)
+    if row.type == "share":
+        parts.append(("share", page, row.service, row.visitor))
+        dims = [("", ""), ("page", page), ("platform", row.service), ("action", row.verb or "")]
+        parts.extend(("sharers", dim, value, row.visitor) for dim, value in dims)
+    else:
+        parts.append(("action", page, row.verb, row.visitor))
     return [mark_of(*p) for p in parts]
 
 
@@ -244,7 +267,7 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
         batch.bump(site, day, page, row.service, "", verb, dims, ["bot_shares"])
     elif not batch.first_time(site, day, "share", page, row.service, row.visitor):
         status = "repeat"
-        refusals.count(batch.conn, site, day, refusals.REPEAT)
+        batch.repeats[(site, day, refusals.REPEAT)] += 1
     else:
         status = "counted"
         counters = ["shares", "action_shares"] if row.verb else ["shares"]
@@ -281,7 +304,7 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
         status = "self"
     elif not batch.first_time(site, day, "clickback", row.code, row.visitor):
         status = "repeat"
-        refusals.count(batch.conn, site, day, refusals.REPEAT)
+        batch.repeats[(site, day, refusals.REPEAT)] += 1
     else:
         status = "counted"
         batch.bump(site, day, share.page_id, share.service, referrer, "", dims, ["clickbacks"], "visitors",
@@ -291,7 +314,17 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
 
 
 def address_share(batch: Batch, row: Row[Any]) -> Share | None:
-    """Register, on its first click-back, a link the widget tagged in the address bar.
+    """Register, on its first click-back, a link the widget tagged in the address bar."""
+    share = tagged_share(batch, row)
+    if share is not None:
+        batch.codes[(row.site_id, row.code)] = share
+        batch.new_codes.append({"site_id": row.site_id, "code": row.code, "page_id": share.page_id,
+                                "service": ADDRESS, "visitor": None, "created_at": share.created_at})
+    return share
+
+
+def tagged_share(batch: Batch, row: Row[Any]) -> Share | None:
+    """The share an address-bar code stands for, or None for a code that is not one.
 
     The code carries the time of tagging (base 36 seconds) so the click-back's age is known.
     """
@@ -302,12 +335,7 @@ def address_share(batch: Batch, row: Row[Any]) -> Share | None:
     tagged = datetime.fromtimestamp(int(match.group(1), 36), timezone.utc)
     if not now - timedelta(days=400) <= tagged <= now + timedelta(minutes=5):
         tagged = now
-    page = batch.pages[(row.site_id, url_hash(row.url))]
-    share = Share(page, ADDRESS, None, min(tagged, now))
-    batch.codes[(row.site_id, row.code)] = share
-    batch.new_codes.append({"site_id": row.site_id, "code": row.code, "page_id": page, "service": ADDRESS,
-                            "visitor": None, "created_at": share.created_at})
-    return share
+    return Share(batch.pages[(row.site_id, url_hash(row.url))], ADDRESS, None, min(tagged, now))
 
 
 def count_action(batch: Batch, row: Row[Any]) -> None:
@@ -345,43 +373,40 @@ def vote_title(batch: Batch, row: Row[Any], page: int, day: date) -> None:
 
 
 def write(batch: Batch) -> None:
+    """Every row the batch decided, a statement per table: the only writes of the batch
+    besides new pages, all at its end, so SQLite's write lock is held for these alone."""
     conn = batch.conn
     for table, rows in ((daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
                         (actions, batch.actions)):
-        if rows:
-            conn.execute(dialect_insert(conn, table).on_conflict_do_nothing(), rows)
+        insert_rows(conn, table, rows)
     add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups)
     add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques)
     totals = {key: Counter({"shares": n}) for key, n in batch.totals.items()}
     add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
+    repeats = {key: Counter({"count": n}) for key, n in batch.repeats.items()}
+    add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats)
     write_votes(batch)
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
            rows: dict[tuple[Any, ...], Counter[str]]) -> None:
-    """Add each row's counters to ``table`` (rows created at zero), in one executemany."""
-    if not rows:
-        return
-    insert = dialect_insert(conn, table)
-    upsert = insert.on_conflict_do_update(index_elements=list(key),
-                                          set_={c: table.c[c] + insert.excluded[c] for c in counters})
-    params = [{**dict(zip(key, k)), **{c: added[c] for c in counters}} for k, added in rows.items()]
-    conn.execute(upsert, params)
+    """Add each row's counters to ``table`` (rows created at zero), in one statement."""
+    insert_rows(conn, table, [{**dict(zip(key, k)), **{c: added[c] for c in counters}} for k, added in rows.items()],
+                key, counters)
 
 
 def write_votes(batch: Batch) -> None:
     """Add the batch's votes; a title that reaches two readers now becomes its page's title."""
     if not batch.votes:
         return
-    conn, insert = batch.conn, dialect_insert(batch.conn, title_votes)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["page_id", "title_hash"],
-        set_={"readers": title_votes.c.readers + insert.excluded.readers, "last_day": insert.excluded.last_day})
-    conn.execute(upsert, [{"page_id": page, "title_hash": digest, "title": title, "readers": n, "last_day": day}
-                          for (page, digest), (title, n, day) in batch.votes.items()])
-    query = select(title_votes.c.page_id, title_votes.c.title_hash, title_votes.c.readers).where(
-        tuple_(title_votes.c.page_id, title_votes.c.title_hash).in_(list(batch.votes)))
-    for r in conn.execute(query):
+    conn = batch.conn
+    insert_rows(conn, title_votes, [{"page_id": page, "title_hash": digest, "title": title, "readers": n,
+                                     "last_day": day} for (page, digest), (title, n, day) in batch.votes.items()],
+                ("page_id", "title_hash"), ("readers",), ("last_day",))
+    titled = []
+    for r in lookup(conn, title_votes, ("page_id", "title_hash"), batch.votes, ("page_id", "title_hash", "readers")):
         title, added, _ = batch.votes[(int(r.page_id), str(r.title_hash))]
         if r.readers >= 2 > r.readers - added:
-            conn.execute(update(pages).where(pages.c.id == r.page_id).values(title=title))
+            titled.append({"page": int(r.page_id), "new_title": title})
+    if titled:
+        conn.execute(update(pages).where(pages.c.id == bindparam("page")).values(title=bindparam("new_title")), titled)

@@ -1,8 +1,10 @@
 """The aggregator's election: one lock per database, held while counting.
 
 PostgreSQL: a session advisory lock on a connection of its own, released by the server
-when that connection ends (a killed process loses it at once). SQLite: ``flock`` on a file
-beside the database, released by the kernel when the process ends.
+when that connection ends (a killed process loses it at once). Advisory locks belong to the
+whole database, so the lock is keyed by the schema too: installations sharing a database,
+each in a schema of its own (``search_path``), each elect their own aggregator. SQLite:
+``flock`` on a file beside the database, released by the kernel when the process ends.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-ADVISORY_KEY = 0x5348415245  # "SHARE"
+ADVISORY_CLASS = 0x53484152  # "SHAR"; the lock's second key is the schema's (one per installation)
 
 
 class Lock(Protocol):
@@ -34,7 +36,8 @@ class AdvisoryLock:
 
     def acquire(self) -> bool:
         self.conn = self.engine.connect()
-        got = bool(self.conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}))
+        got = bool(self.conn.scalar(text("SELECT pg_try_advisory_lock(:key, hashtext(current_schema()))"),
+                                    {"key": ADVISORY_CLASS}))
         self.conn.commit()
         if not got:
             self.release()
