@@ -7,6 +7,14 @@ process's one connection, commits once, and wakes the others. So a sync worker c
 each beacon alone, and a threaded one commits a burst together; in both, ``store``
 returns only after the row's transaction has committed, and raises otherwise.
 
+Under gunicorn's gevent workers the requests are greenlets of one thread: while the leader
+waits for PostgreSQL (psycopg yields to the other greenlets when gevent has patched
+``select``) the others parse their beacons and queue their rows, so the next leader commits
+them together. SQLite calls do not yield: a commit, and above all the wait for another
+process's write lock (up to the busy timeout), would stall every greenlet of the worker. So
+under gevent SQLite commits run on one native thread of the writer's own (the sqlite3 module
+releases the GIL while it waits), and the greenlets go on queueing meanwhile.
+
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
 retried beacon is stored once. No ORM session and no pre-ping: the connection is held and
 replaced when it fails (one retry on a fresh connection, for a database that restarted).
@@ -14,6 +22,7 @@ replaced when it fails (one retry on a fresh connection, for a database that res
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,11 +87,18 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
+def greened() -> bool:
+    """True in a process gevent has monkey-patched (gunicorn's gevent worker)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
 class Writer:
     """Group commits of ``event_log`` rows for one process and one engine."""
 
     def __init__(self, engine: Engine, timeout: float = 2.0):
         self.engine, self.timeout = engine, timeout
+        self._native: Any = None  # the gevent thread pool SQLite commits run on, made on first use
         self._queue: list[Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -117,7 +133,10 @@ class Writer:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         error: BaseException | None = None
         try:
-            self._insert([p.row for p in batch])
+            if self.engine.dialect.name == "sqlite" and greened():
+                self._native_pool().apply(self._insert, ([p.row for p in batch],))
+            else:
+                self._insert([p.row for p in batch])
         except DBAPIError as exc:
             error = exc
         for pending in batch:
@@ -136,6 +155,13 @@ class Writer:
                 self._drop_connection()
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
+
+    def _native_pool(self) -> Any:
+        if self._native is None:
+            from gevent.threadpool import ThreadPool
+
+            self._native = ThreadPool(1)
+        return self._native
 
     def _connection(self) -> Connection:
         if self._pid != os.getpid():  # forked: the parent's connection is not ours
