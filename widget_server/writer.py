@@ -70,11 +70,20 @@ def driver_insert(dialect: str, rows: list[dict[str, Any]]) -> tuple[str, list[t
     SQLAlchemy stores them on SQLite (UTC date-times as text, booleans as 0/1)."""
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in COLUMNS)
-        params = [tuple(sqlite_value(row[name]) for name in COLUMNS) for row in rows]
+        params = [sqlite_row(row) for row in rows]
     else:
         marks = ", ".join("%s" for _ in COLUMNS)
         params = [tuple(row[name] for name in COLUMNS) for row in rows]
     return f"INSERT INTO event_log ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING", params
+
+
+# The columns SQLite cannot take as Python gives them: dates, date-times and booleans.
+CONVERTED = {column.name: column.type.python_type for column in event_log.columns
+             if column.name != "id" and column.type.python_type in (date, datetime, bool)}
+
+
+def sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sqlite_value(row[name]) if name in CONVERTED else row[name] for name in COLUMNS)
 
 
 def sqlite_value(value: Any) -> Any:
@@ -144,17 +153,27 @@ class Writer:
             pending.done.set()
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """One statement and one commit on the DBAPI connection itself (SQLAlchemy's execution
+        layer was a third of the writer's time), its errors wrapped as SQLAlchemy's would be."""
+        dialect = self.engine.dialect
+        sql, params = driver_insert(dialect.name, rows)
         for attempt in (1, 2):
-            conn = self._connection()
+            raw = self._connection().connection.dbapi_connection
             try:
-                sql, params = driver_insert(conn.dialect.name, rows)
-                with conn.begin():
-                    conn.exec_driver_sql(sql, params)
+                cursor = raw.cursor()
+                try:
+                    cursor.executemany(sql, params)
+                finally:
+                    cursor.close()
+                raw.commit()
                 return
-            except DBAPIError as exc:
+            except dialect.loaded_dbapi.Error as exc:
+                lost = dialect.is_disconnect(exc, raw, None)
                 self._drop_connection()
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
+                wrapped = DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
+                                              connection_invalidated=lost, dialect=dialect)
+                if attempt == 2 or not lost:
+                    raise wrapped from exc
 
     def _native_pool(self) -> Any:
         if self._native is None:
