@@ -212,13 +212,13 @@ def count(conn: Connection, site_id: int, day: date, reason: str, number: int = 
 
 def seen(site_id: int, url: str, now: datetime | None = None) -> None:
     """Mark the page's host as seen by an accepted beacon (at most once a minute per host)."""
-    page = page_of(url)
-    host = urlsplit(page).hostname if page else None
-    if not page or not host:
-        return
     written: dict[tuple[int, str], float] = current_app.extensions.setdefault("widget_sightings", {})
-    key = (site_id, host)
+    host = urlsplit(url).hostname  # a cleaned beacon URL: http(s) with a host
+    key = (site_id, host or "")
     if time.monotonic() - written.get(key, -SEEN_EVERY) < SEEN_EVERY:
+        return
+    page = page_of(url)
+    if not page or not host:
         return
     if len(written) > 10_000:
         written.clear()

@@ -7,13 +7,13 @@ process's one connection, commits once, and wakes the others. So a sync worker c
 each beacon alone, and a threaded one commits a burst together; in both, ``store``
 returns only after the row's transaction has committed, and raises otherwise.
 
-Under gunicorn's gevent workers the requests are greenlets of one thread: while the leader
-waits for PostgreSQL (psycopg yields to the other greenlets when gevent has patched
-``select``) the others parse their beacons and queue their rows, so the next leader commits
-them together. SQLite calls do not yield: a commit, and above all the wait for another
-process's write lock (up to the busy timeout), would stall every greenlet of the worker. So
-under gevent SQLite commits run on one native thread of the writer's own (the sqlite3 module
-releases the GIL while it waits), and the greenlets go on queueing meanwhile.
+Under gunicorn's gevent workers the requests are greenlets of one thread. The leader first
+yields once, so that the greenlets ready to run reach ``store`` and queue their rows, then
+commits them all; while it waits for PostgreSQL (psycopg yields when gevent has patched
+``select``) the others go on queueing for the next commit. SQLite calls do not yield, and
+SQLite's own wait for another process's write lock (its busy timeout) would stall every
+greenlet of the worker: under gevent the writer's SQLite connection does not wait in SQLite
+but retries a locked database after a cooperative pause, until the beacon's timeout.
 
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
 retried beacon is stored once. No ORM session and no pre-ping: the connection is held and
@@ -35,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from .models import event_log
 
 MAX_BATCH = 500
+LOCKED_PAUSE = 0.002  # seconds between two tries of a SQLite database another process is writing
 
 
 class Unavailable(Exception):
@@ -83,7 +84,7 @@ CONVERTED = {column.name: column.type.python_type for column in event_log.column
 
 
 def sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(sqlite_value(row[name]) if name in CONVERTED else row[name] for name in COLUMNS)
+    return tuple([sqlite_value(row[name]) if name in CONVERTED else row[name] for name in COLUMNS])
 
 
 def sqlite_value(value: Any) -> Any:
@@ -107,7 +108,8 @@ class Writer:
 
     def __init__(self, engine: Engine, timeout: float = 2.0):
         self.engine, self.timeout = engine, timeout
-        self._native: Any = None  # the gevent thread pool SQLite commits run on, made on first use
+        self._cooperative = greened()  # made in the worker, after gevent patched it
+        self._sqlite = engine.dialect.name == "sqlite"
         self._queue: list[Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -138,14 +140,13 @@ class Writer:
             raise Unavailable(str(pending.error)) from pending.error
 
     def _commit_queued(self) -> None:
+        if self._cooperative:
+            time.sleep(0)  # gevent's: the other ready greenlets queue their rows first
         with self._queue_lock:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         error: BaseException | None = None
         try:
-            if self.engine.dialect.name == "sqlite" and greened():
-                self._native_pool().apply(self._insert, ([p.row for p in batch],))
-            else:
-                self._insert([p.row for p in batch])
+            self._insert([p.row for p in batch])
         except DBAPIError as exc:
             error = exc
         for pending in batch:
@@ -157,7 +158,9 @@ class Writer:
         layer was a third of the writer's time), its errors wrapped as SQLAlchemy's would be."""
         dialect = self.engine.dialect
         sql, params = driver_insert(dialect.name, rows)
-        for attempt in (1, 2):
+        deadline = time.monotonic() + self.timeout
+        reconnected = False
+        while True:
             raw = self._connection().connection.dbapi_connection
             try:
                 cursor = raw.cursor()
@@ -168,25 +171,25 @@ class Writer:
                 raw.commit()
                 return
             except dialect.loaded_dbapi.Error as exc:
+                if self._cooperative and self._sqlite and "locked" in str(exc) and time.monotonic() < deadline:
+                    raw.rollback()
+                    time.sleep(LOCKED_PAUSE)  # gevent's: the worker's other greenlets run meanwhile
+                    continue
                 lost = dialect.is_disconnect(exc, raw, None)
                 self._drop_connection()
                 wrapped = DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
                                               connection_invalidated=lost, dialect=dialect)
-                if attempt == 2 or not lost:
+                if reconnected or not lost:
                     raise wrapped from exc
-
-    def _native_pool(self) -> Any:
-        if self._native is None:
-            from gevent.threadpool import ThreadPool
-
-            self._native = ThreadPool(1)
-        return self._native
+                reconnected = True
 
     def _connection(self) -> Connection:
         if self._pid != os.getpid():  # forked: the parent's connection is not ours
             self._conn, self._pid = None, os.getpid()
         if self._conn is None:
             self._conn = self.engine.connect()
+            if self._cooperative and self._sqlite:  # a locked database is retried in _insert
+                self._conn.connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
         return self._conn
 
     def _drop_connection(self) -> None:
