@@ -1,20 +1,26 @@
 """Beacons and page views against a bare Flask app, with wrk, in the same run and settings.
 
 For each database (SQLite; PostgreSQL with Redis when ``--postgres URL`` is given), it starts
-Sharebar under gunicorn (gthread, ``--workers``/``--threads``, trusted proxy, a site limit that
-does not bind, the in-server aggregator off) plus ``widget-server aggregate``, and the bare app
-of ``bench/bare.py`` under the same gunicorn settings. Then, interleaving rounds:
+Sharebar and the bare app of ``bench/bare.py`` under the production settings,
+``gunicorn -c gunicorn.conf.py`` (its gevent worker class, its worker count of 2 x CPUs + 1,
+keepalive and access log; ``--workers`` sets ``WEB_CONCURRENCY`` for both), Sharebar with one
+trusted proxy, a site limit that does not bind and the in-server aggregator off, plus
+``widget-server aggregate`` beside it. Each server is warmed until two runs agree. Then:
 
+- ``counts`` and ``config``: wrk GETs one page's counts / the site config from Sharebar on the
+  empty database, from a second Sharebar on a database holding ``--history`` events (log,
+  counted events, rollups and totals bulk-loaded below the watermark) and from the bare app,
+  rounds interleaved across the three: ``ratio`` is empty / bare, ``history_ratio`` full /
+  empty, medians of the same minutes.
 - ``events``: wrk POSTs share beacons (``bench/ingest.lua``: readers varied through
-  X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed; then Sharebar
-  at half its median rate for the p99. After the aggregator caught up, every id is checked:
-  each beacon answered 204 is stored, and each stored one counted; the lag is ``counted_at -
-  created_at`` of those events.
-- ``counts`` and ``config``: wrk GETs one page's counts / the site config, against a bare GET,
-  with an empty history and again after 1M events of history (bulk-loaded log, events and
-  rollups, then the aggregator's own tables), for ``history_ratio``.
+  X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed, rounds
+  interleaved; then Sharebar at half its median rate for the p99. After the aggregator caught
+  up, every id is checked: each beacon answered 204 is stored, and each stored one counted;
+  the lag is ``counted_at - created_at`` of those events.
 
-Run: ``python bench/ingest.py [--postgres postgresql://...] [--rounds 3] [--seconds 8]``.
+Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
+[--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
+(``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
 Ends with one line per database and endpoint, e.g.
 ``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L``.
 """

@@ -97,6 +97,11 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
+def driver(conn: Connection) -> Any:
+    """The DBAPI connection under a SQLAlchemy one."""
+    return conn.connection.dbapi_connection
+
+
 def greened() -> bool:
     """True in a process gevent has monkey-patched (gunicorn's gevent worker)."""
     monkey = sys.modules.get("gevent.monkey")
@@ -161,7 +166,7 @@ class Writer:
         deadline = time.monotonic() + self.timeout
         reconnected = False
         while True:
-            raw = self._connection().connection.dbapi_connection
+            raw = driver(self._connection())
             try:
                 cursor = raw.cursor()
                 try:
@@ -189,7 +194,7 @@ class Writer:
         if self._conn is None:
             self._conn = self.engine.connect()
             if self._cooperative and self._sqlite:  # a locked database is retried in _insert
-                self._conn.connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
+                driver(self._conn).execute("PRAGMA busy_timeout = 0")
         return self._conn
 
     def _drop_connection(self) -> None:

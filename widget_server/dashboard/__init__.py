@@ -26,7 +26,7 @@ from typing import Any
 
 from flask import (Blueprint, Flask, Response, abort, current_app, redirect, render_template, request, session,
                    url_for)
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from flask_login import LoginManager, current_user, logout_user
@@ -69,7 +69,7 @@ class DashboardSessions(SecureCookieSessionInterface):
     no browser sends it anywhere else. A beacon or a page view skips building a signer and
     reading cookies (a fifth of a beacon's time in a profile) and gets the null session."""
 
-    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
         if not request.environ.get("PATH_INFO", "").startswith(app.config["SESSION_COOKIE_PATH"]):
             return self.make_null_session(app)
         return super().open_session(app, request)
