@@ -31,6 +31,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -134,9 +135,9 @@ def history(app: Any, site_id: int, size: int) -> None:
         ids = {}
         for n in range(1000):
             url = PAGE if n == 0 else f"https://example.com/old/{n}"
-            ids[n] = conn.execute(insert(pages).values(site_id=site_id, url=url, url_hash=url_hash(url), title=None,
-                                                       created_at=now).returning(pages.c.id)).scalar_one() \
-                if n else conn.scalar(select(pages.c.id).where(pages.c.url_hash == url_hash(PAGE)))
+            ids[n] = conn.scalar(select(pages.c.id).where(pages.c.url_hash == url_hash(url))) or conn.execute(
+                insert(pages).values(site_id=site_id, url=url, url_hash=url_hash(url), title=None, created_at=now)
+                .returning(pages.c.id)).scalar_one()
     services = ["weibo", "wechat", "qq", "x", "facebook", "douban", "copy"]
     rollups: dict[tuple[Any, ...], int] = {}
     chunk = 20_000
@@ -314,6 +315,15 @@ def main() -> None:
                         help="comma list of events, counts, config")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
+    scratch = tempfile.mkdtemp(prefix="bench-ingest-")
+    tempfile.tempdir = scratch  # every folder and database of the run goes here, removed at the end
+    try:
+        print("\n".join(run(args)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> list[str]:
     lines = []
     if args.only in (None, "sqlite"):
         folder = tempfile.mkdtemp(prefix="bench-db-")
@@ -325,7 +335,7 @@ def main() -> None:
             lines += bench("postgresql", urls, args.redis, args)
         finally:
             drop_schemas(args.postgres, schemas)
-    print("\n".join(lines))
+    return lines
 
 
 def drop_schemas(url: str, schemas: tuple[str, ...]) -> None:
