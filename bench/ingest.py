@@ -1,20 +1,26 @@
 """Beacons and page views against a bare Flask app, with wrk, in the same run and settings.
 
 For each database (SQLite; PostgreSQL with Redis when ``--postgres URL`` is given), it starts
-Sharebar under gunicorn (gthread, ``--workers``/``--threads``, trusted proxy, a site limit that
-does not bind, the in-server aggregator off) plus ``widget-server aggregate``, and the bare app
-of ``bench/bare.py`` under the same gunicorn settings. Then, interleaving rounds:
+Sharebar and the bare app of ``bench/bare.py`` under the production settings,
+``gunicorn -c gunicorn.conf.py`` (its gevent worker class, its worker count of 2 x CPUs + 1,
+keepalive and access log; ``--workers`` sets ``WEB_CONCURRENCY`` for both), Sharebar with one
+trusted proxy, a site limit that does not bind and the in-server aggregator off, plus
+``widget-server aggregate`` beside it. Each server is warmed until two runs agree. Then:
 
+- ``counts`` and ``config``: wrk GETs one page's counts / the site config from Sharebar on the
+  empty database, from a second Sharebar on a database holding ``--history`` events (log,
+  counted events, rollups and totals bulk-loaded below the watermark) and from the bare app,
+  rounds interleaved across the three: ``ratio`` is empty / bare, ``history_ratio`` full /
+  empty, medians of the same minutes.
 - ``events``: wrk POSTs share beacons (``bench/ingest.lua``: readers varied through
-  X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed; then Sharebar
-  at half its median rate for the p99. After the aggregator caught up, every id is checked:
-  each beacon answered 204 is stored, and each stored one counted; the lag is ``counted_at -
-  created_at`` of those events.
-- ``counts`` and ``config``: wrk GETs one page's counts / the site config, against a bare GET,
-  with an empty history and again after 1M events of history (bulk-loaded log, events and
-  rollups, then the aggregator's own tables), for ``history_ratio``.
+  X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed, rounds
+  interleaved; then Sharebar at half its median rate for the p99. After the aggregator caught
+  up, every id is checked: each beacon answered 204 is stored, and each stored one counted;
+  the lag is ``counted_at - created_at`` of those events.
 
-Run: ``python bench/ingest.py [--postgres postgresql://...] [--rounds 3] [--seconds 8]``.
+Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
+[--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
+(``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
 Ends with one line per database and endpoint, e.g.
 ``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L``.
 """
@@ -25,6 +31,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -46,6 +53,7 @@ from widget_server.models import daily_rollups, event_log, events, page_totals, 
 from widget_server.urls import url_hash
 
 HERE = Path(__file__).resolve().parent
+CONF = HERE.parent / "gunicorn.conf.py"  # what the Procfile's web runs
 SECRET = secrets.token_urlsafe(48)  # the settings check wants a real key
 PAGE = "https://example.com/post/1"
 
@@ -67,12 +75,16 @@ def wait_port(port: int) -> None:
 
 
 def gunicorn(app: str, env: dict[str, str], args: argparse.Namespace, chdir: Path | None = None) -> tuple[Any, int]:
+    """``app`` under the production settings (``gunicorn.conf.py``: its worker class, worker
+    count, keepalive, access log), bound to a free local port; ``--workers`` sets
+    ``WEB_CONCURRENCY`` as an operator would (the same for Sharebar and the bare app)."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", str(args.workers), "--threads",
-               str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(CONF), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if chdir:
-        command[3:3] = ["--chdir", str(chdir)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command += ["--chdir", str(chdir)]
+    if args.workers:
+        env = {**env, "WEB_CONCURRENCY": str(args.workers)}
+    process = subprocess.Popen([*command, app], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return process, port
 
@@ -123,9 +135,9 @@ def history(app: Any, site_id: int, size: int) -> None:
         ids = {}
         for n in range(1000):
             url = PAGE if n == 0 else f"https://example.com/old/{n}"
-            ids[n] = conn.execute(insert(pages).values(site_id=site_id, url=url, url_hash=url_hash(url), title=None,
-                                                       created_at=now).returning(pages.c.id)).scalar_one() \
-                if n else conn.scalar(select(pages.c.id).where(pages.c.url_hash == url_hash(PAGE)))
+            ids[n] = conn.scalar(select(pages.c.id).where(pages.c.url_hash == url_hash(url))) or conn.execute(
+                insert(pages).values(site_id=site_id, url=url, url_hash=url_hash(url), title=None, created_at=now)
+                .returning(pages.c.id)).scalar_one()
     services = ["weibo", "wechat", "qq", "x", "facebook", "douban", "copy"]
     rollups: dict[tuple[Any, ...], int] = {}
     chunk = 20_000
@@ -187,52 +199,40 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def bench(name: str, url: str, redis_url: str | None, args: argparse.Namespace) -> list[str]:
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    app, key = prepare(url, folder / "instance")
-    site_id = signing.site_id_from_key(key, [SECRET])
+def server_env(url: str, folder: Path, redis_url: str | None) -> dict[str, str]:
     env = {**os.environ, "WIDGET_DATABASE_URL": url, "WIDGET_SECRET_KEYS": SECRET, "WIDGET_INSTANCE_PATH":
            str(folder / "instance"), "WIDGET_TRUSTED_PROXIES": "1", "WIDGET_RATE_LIMIT_SITE": "100000000/minute",
            "WIDGET_AGGREGATE_IN_SERVER": "false", "WIDGET_PUBLIC_URL": "https://share.test"}
     if redis_url:
         env.update(WIDGET_REDIS_URL=redis_url, WIDGET_REDIS_PREFIX=f"bench-{uuid.uuid4().hex}")
-    server, port = gunicorn("widget_server:create_app()", env, args)
+    return env
+
+
+def warm(port: int, args: argparse.Namespace, **env: str) -> None:
+    """Until every worker has booted and answered: two warm-up runs within 15% of each other."""
+    last = 0.0
+    for _ in range(6):
+        rate = wrk(port, 2, args, **env)["per_s"]
+        if last and abs(rate - last) <= 0.15 * max(rate, last):
+            return
+        last = rate
+
+
+def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argparse.Namespace) -> list[str]:
+    """The figures of one database: ``urls`` are an empty one and one given ``--history``."""
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    app, key = prepare(urls[0], folder / "instance")
+    env = server_env(urls[0], folder, redis_url)
     bare, bare_port = gunicorn("bare:app", env, args, chdir=HERE)
+    server, port = gunicorn("widget_server:create_app()", env, args)
     worker = subprocess.Popen([sys.executable, "-m", "widget_server.cli", "aggregate"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     lines = []
     try:
-        for target in (bare_port, port):
-            wrk(target, 2, args, site=key, prefix="warm")
-        mine, theirs, acknowledged = [], [], 0
-        prefix = f"r{uuid.uuid4().hex[:8]}"
-        for n in range(args.rounds):
-            theirs.append(wrk(bare_port, args.seconds, args, site=key, prefix=f"{prefix}bare{n}")["per_s"])
-            run = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}x{n}")
-            mine.append(run["per_s"])
-            acknowledged += int(run["requests"] - run["non2xx"])
-        rate = statistics.median(mine)
-        delay = max(1, int(args.connections * 1000 / (rate / 2)))
-        half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
-        acknowledged += int(half["requests"] - half["non2xx"])
-        stored, counted, lag = check(app, prefix + "x", acknowledged - int(half["requests"] - half["non2xx"]))
-        bare_rate = statistics.median(theirs)
-        lines.append(f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} "
-                     f"ratio={rate / bare_rate:.2f} p99_ms={half['p99_us'] / 1000:.1f} acknowledged="
-                     f"{acknowledged - int(half['requests'] - half['non2xx'])} stored={stored} lag_p99_ms={lag:.0f}")
-        print(f"# {name}: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms", flush=True)
-        empty = reads(port, bare_port, key, args)
-        worker.terminate()  # the history goes in below the watermark, as if long counted
-        worker.wait(20)
-        history(app, int(site_id or 0), args.history)
-        worker = subprocess.Popen([sys.executable, "-m", "widget_server.cli", "aggregate"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        full = reads(port, bare_port, key, args)
-        for endpoint in ("counts", "config"):
-            rate_empty, bare_get = empty[endpoint]
-            rate_full, _ = full[endpoint]
-            lines.append(f"db={name} endpoint={endpoint} per_s={rate_empty:.0f} bare_per_s={bare_get:.0f} "
-                         f"ratio={rate_empty / bare_get:.2f} history_ratio={rate_full / rate_empty:.2f}")
+        if {"counts", "config"} & set(args.endpoints):
+            lines += history_reads(name, urls[1], redis_url, key, port, bare_port, args)
+        if "events" in args.endpoints:
+            lines.insert(0, ingest_line(name, app, key, port, bare_port, args))
         print(f"# {name}: RSS per worker {rss_mb(server):.0f} MB (largest)", flush=True)
     finally:
         worker.terminate()
@@ -245,38 +245,105 @@ def bench(name: str, url: str, redis_url: str | None, args: argparse.Namespace) 
     return lines
 
 
-def reads(port: int, bare_port: int, key: str, args: argparse.Namespace) -> dict[str, tuple[float, float]]:
-    found = {}
-    for endpoint in ("counts", "config"):
-        path = f"/v1/{endpoint}?site={quote(key)}&url={quote(PAGE, safe='')}"
-        mine, theirs = [], []
-        for _ in range(args.rounds):
-            theirs.append(wrk(bare_port, args.seconds / 2, args, path=path)["per_s"])
-            mine.append(wrk(port, args.seconds / 2, args, path=path)["per_s"])
-        found[endpoint] = (statistics.median(mine), statistics.median(theirs))
-    return found
+def ingest_line(name: str, app: Any, key: str, port: int, bare_port: int, args: argparse.Namespace) -> str:
+    """Beacons at full speed, rounds interleaved with the bare app; then at half that rate for
+    the p99; then every acknowledged id looked up, stored and counted."""
+    warm(bare_port, args, site=key, prefix="warm")
+    warm(port, args, site=key, prefix="warm")
+    mine, theirs, acknowledged = [], [], 0
+    prefix = f"r{uuid.uuid4().hex[:8]}"
+    for n in range(args.rounds):
+        theirs.append(wrk(bare_port, args.seconds, args, site=key, prefix=f"{prefix}bare{n}")["per_s"])
+        run = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}x{n}")
+        mine.append(run["per_s"])
+        acknowledged += int(run["requests"] - run["non2xx"])
+        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s", flush=True)
+    rate = statistics.median(mine)
+    delay = max(1, int(args.connections * 1000 / (rate / 2)))
+    half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
+    print(f"# {name}: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms, "
+          f"p99 {half['p99_us'] / 1000:.1f} ms", flush=True)
+    stored, counted, lag = check(app, prefix + "x", acknowledged)
+    bare_rate = statistics.median(theirs)
+    return (f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={rate / bare_rate:.2f} "
+            f"p99_ms={half['p99_us'] / 1000:.1f} acknowledged={acknowledged} stored={stored} lag_p99_ms={lag:.0f}")
+
+
+def history_reads(name: str, url: str, redis_url: str | None, key: str, port: int, bare_port: int,
+                  args: argparse.Namespace) -> list[str]:
+    """Counts and config from the empty database's server, from a second server on a database
+    with ``--history`` events, and from the bare app, in interleaved rounds: the history ratio
+    compares two servers measured in the same minutes, not before and after a bulk load."""
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-{name}-history-"))
+    started = time.monotonic()
+    old, _ = prepare(url, folder / "instance")
+    history(old, int(signing.site_id_from_key(key, [SECRET]) or 0), args.history)
+    old.extensions["widget_engine"].dispose()
+    print(f"# {name}: {args.history} events of history loaded in {time.monotonic() - started:.0f} s", flush=True)
+    full, full_port = gunicorn("widget_server:create_app()", server_env(url, folder, redis_url), args)
+    lines = []
+    try:
+        for endpoint in ("counts", "config"):
+            path = f"/v1/{endpoint}?site={quote(key)}&url={quote(PAGE, safe='')}"
+            for target in (bare_port, port, full_port):
+                warm(target, args, path=path)
+            bare_get, empty, loaded = [], [], []
+            for _ in range(args.rounds):
+                bare_get.append(wrk(bare_port, args.seconds / 2, args, path=path)["per_s"])
+                empty.append(wrk(port, args.seconds / 2, args, path=path)["per_s"])
+                loaded.append(wrk(full_port, args.seconds / 2, args, path=path)["per_s"])
+            rate, bare_rate, rate_full = (statistics.median(x) for x in (empty, bare_get, loaded))
+            lines.append(f"db={name} endpoint={endpoint} per_s={rate:.0f} bare_per_s={bare_rate:.0f} "
+                         f"ratio={rate / bare_rate:.2f} history_ratio={rate_full / rate:.2f}")
+    finally:
+        stop(full)
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--postgres", help="a PostgreSQL URL (a schema bench_ingest is made in it)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL (schemas SCHEMA and SCHEMA_history are made in it)")
     parser.add_argument("--redis", help="Redis URL used with PostgreSQL")
-    parser.add_argument("--schema", default="bench_ingest", help="the PostgreSQL schema (emptied first)")
+    parser.add_argument("--schema", default="bench_ingest", help="the PostgreSQL schema (emptied first, dropped after)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=6)
+    parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps (default: gunicorn.conf.py's)")
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--endpoints", type=lambda v: v.split(","), default=["events", "counts", "config"],
+                        help="comma list of events, counts, config")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
+    scratch = tempfile.mkdtemp(prefix="bench-ingest-")
+    tempfile.tempdir = scratch  # every folder and database of the run goes here, removed at the end
+    try:
+        print("\n".join(run(args)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> list[str]:
     lines = []
     if args.only in (None, "sqlite"):
-        lines += bench("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-db-')}/widget.db", None, args)
+        folder = tempfile.mkdtemp(prefix="bench-db-")
+        lines += bench("sqlite", (f"sqlite:///{folder}/widget.db", f"sqlite:///{folder}/history.db"), None, args)
     if args.postgres and args.only in (None, "postgresql"):
-        lines += bench("postgresql", fresh_schema(args.postgres, args.schema), args.redis, args)
-    print("\n".join(lines))
+        schemas = (args.schema, f"{args.schema}_history")
+        try:
+            urls = (fresh_schema(args.postgres, schemas[0]), fresh_schema(args.postgres, schemas[1]))
+            lines += bench("postgresql", urls, args.redis, args)
+        finally:
+            drop_schemas(args.postgres, schemas)
+    return lines
+
+
+def drop_schemas(url: str, schemas: tuple[str, ...]) -> None:
+    engine = create_engine(db.normalise_url(url))
+    with engine.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    engine.dispose()
 
 
 def fresh_schema(url: str, schema: str = "bench_ingest") -> str:

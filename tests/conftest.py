@@ -93,6 +93,7 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "PUBLIC_URL": "https://share.test",
         "COUNTS_CACHE_SECONDS": 0,  # reads see the counts of the beacons sent just before
+        "REFUSALS_FLUSH_SECONDS": 0,  # refusals are written as they come (test_refusals tests the buffering)
     }
     app = create_app({**settings, **config})
     app.test_client_class = CaughtUpClient

@@ -3,13 +3,15 @@ sampled (never with an IP or user agent); accepted ones mark their host as seen.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
 from conftest import BeaconSender, Registered, table_rows
 from test_dashboard import Person
-from widget_server import accounts, limits
+from widget_server import accounts, limits, refusals
 
 
 @pytest.fixture
@@ -101,3 +103,28 @@ def test_repeats_are_counted_apart(app: Flask, site: Registered, beacon: BeaconS
     page = owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
     assert "Repeats 1" in page
     assert "Repeats" not in owner.get(f"/dashboard/sites/{site.id}/check").get_data(as_text=True)
+
+
+def test_a_flood_of_refused_beacons_is_written_once(app: Flask, owner: Person, site: Registered,
+                                                    beacon: BeaconSender) -> None:
+    app.config["REFUSALS_FLUSH_SECONDS"] = 60
+    refusals.init_app(app)  # the buffer reads its interval when it is made
+    written: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "refusal" in statement:
+            written.append(statement)
+
+    engine = app.extensions["widget_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for number in range(30):
+            assert beacon.send(url=f"https://elsewhere.example/{number}").status_code == 403
+        assert written == [] and table_rows(app, "refusals") == []
+        page = check_page(owner, site)  # the check writes this process's pending refusals first
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert [(row.reason, row.count) for row in table_rows(app, "refusals")] == [("foreign-domain", 30)]
+    samples = table_rows(app, "refusal_samples")
+    assert len(samples) == 20 and samples[-1].page == "https://elsewhere.example/29"
+    assert "(foreign-domain)" in page

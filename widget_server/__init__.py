@@ -10,7 +10,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
     from . import (aggregate, api, cli, dashboard, db, edges, embed, extras, ingest, limits, logs, metrics, ops,
-                   problems, settings, sitecache, stats)
+                   problems, refusals, settings, sitecache, stats)
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     ingest.init_app(app)
     sitecache.init_app(app)
+    refusals.init_app(app)
     stats.init_app(app)
     aggregate.init_app(app)
     cli.init_app(app)

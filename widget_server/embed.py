@@ -65,9 +65,14 @@ def page_of_site(site: AnySite, raw: str | None) -> str:
         url = clean_url(raw)
     except BadURL as exc:
         raise Problem(400, "invalid-url", str(exc), "url") from None
+    check_domain(site, url)
+    return url
+
+
+def check_domain(site: AnySite, url: str) -> None:
+    """Refuse a cleaned page URL outside the site's domains."""
     if not sites.host_allowed(url_host(url), site.domains):
         raise Problem(403, "foreign-domain", "The page is not on one of the site's domains.", "url")
-    return url
 
 
 def check_origin(site: AnySite) -> None:
@@ -150,7 +155,7 @@ def record_event() -> Response:
 def store_beacon(body: bytes) -> None:
     beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
     site = sitecache.site_from_key(beacon.site_key)
-    page_of_site(site, beacon.url)
+    check_domain(site, beacon.url)  # cleaned by parse_beacon
     check_origin(site)
     settings = sites.bar_settings(site)
     actor = action_actor(site, settings, beacon)

@@ -85,6 +85,8 @@ class Limit:
 
 def reader_address(address: str) -> str:
     """The part of a client address a reader cannot cheaply change: IPv4 whole, IPv6's /64."""
+    if ":" not in address:
+        return address  # IPv4 (which ipaddress would spell the same) or no address at all
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

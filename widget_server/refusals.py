@@ -2,7 +2,10 @@
 
 When a beacon is refused for a reason that concerns the site, a count per site, reason and
 day goes up, and a sample (reason, the page's address without its query, the time; never an
-IP or a user agent) joins a rolling set of the latest ``SAMPLES`` per site. An accepted
+IP or a user agent) joins a rolling set of the latest ``SAMPLES`` per site. Both are kept in
+this process's memory first and written together every ``REFUSALS_FLUSH_SECONDS`` (one
+transaction a second, however many beacons a flood brings; the installation check writes
+its own process's at once), so a refused beacon costs no write of its own. An accepted
 beacon marks its host as seen: first and last time with their pages, written at most once a
 minute per host by each process, so the hot path rarely pays for it.
 
@@ -14,15 +17,20 @@ not a valid key of any site, from a page on the site's domains), ``rate-limited`
 """
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import threading
 import time
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
-from sqlalchemy import Connection, delete, func, select, update
+from flask import Flask, current_app
+from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import db, signing, sites
 from .models import Site, refusal_samples, refusals, sightings, utcnow
@@ -90,16 +98,18 @@ def sites_refused(key: Any, page: str | None) -> list[int]:
     domains the page is on."""
     site_id = signing.site_id_from_key(key) if isinstance(key, str) and key else None
     if site_id is not None:
-        return [site_id] if db.session().get(Site, site_id) is not None else []
+        return [site_id] if current_app.extensions["widget_sites"].get(site_id) is not None else []
     host = urlsplit(page).hostname if page else None
     if not host:
         return []
-    rows = db.session().execute(select(Site.id, Site.domains))
+    with db.engine().connect() as conn:
+        rows = conn.execute(select(Site.id, Site.domains)).all()
     return [row.id for row in rows if sites.host_allowed(host, row.domains or [])]
 
 
 def note(problem: Problem, body: bytes, origin: str | None) -> None:
-    """Record a refused beacon against the sites it concerns (if any)."""
+    """Record a refused beacon against the sites it concerns (if any), in memory until the
+    next flush."""
     reason = reason_of(problem)
     if reason is None:
         return
@@ -109,40 +119,106 @@ def note(problem: Problem, body: bytes, origin: str | None) -> None:
     if reason != "bad-key" and not fields.get("site"):
         return  # only a key, or a page on the domains with a bad one, ties a refusal to a site
     page = page_of(fields.get("url")) or page_of(origin)
-    site_ids = sites_refused(fields.get("site"), page)
-    with db.engine().begin() as conn:
-        for site_id in site_ids:
-            record(conn, site_id, reason, problem.code, page, utcnow())
+    pending: Pending = current_app.extensions["widget_refusals"]
+    now = utcnow()
+    for site_id in sites_refused(fields.get("site"), page):
+        pending.add(site_id, reason, problem.code, page, now)
 
 
-def record(conn: Connection, site_id: int, reason: str, code: str, page: str | None, now: datetime) -> None:
-    """Count one refusal and keep it in the site's rolling sample."""
-    count(conn, site_id, now.date(), reason)
-    conn.execute(refusal_samples.insert().values(site_id=site_id, reason=reason, code=code[:40], page=page,
-                                                 created_at=now))
+Sample = tuple[str, str, str | None, datetime]  # reason, problem code, page, time
+
+
+class Pending:
+    """This process's refusals not written yet: counts per site, day and reason, and each
+    site's latest samples. A thread of the process writes them every ``every`` seconds (at
+    once when ``every`` is 0); a database that does not answer keeps them for the next try."""
+
+    def __init__(self, engine: Engine, every: float):
+        self.engine, self.every = engine, every
+        self._counts: Counter[tuple[int, date, str]] = Counter()
+        self._samples: dict[int, deque[Sample]] = {}
+        self._lock = threading.Lock()
+        self._flusher_pid: int | None = None
+
+    def add(self, site_id: int, reason: str, code: str, page: str | None, now: datetime) -> None:
+        with self._lock:
+            self._counts[(site_id, now.date(), reason)] += 1
+            self._samples.setdefault(site_id, deque(maxlen=SAMPLES)).append((reason, code[:40], page, now))
+        if self.every <= 0:
+            self.flush()
+        elif self._flusher_pid != os.getpid():
+            self._start_flusher()
+
+    def flush(self) -> None:
+        """Write what is pending, in one transaction."""
+        with self._lock:
+            counts, samples = self._counts, self._samples
+            self._counts, self._samples = Counter(), {}
+        if not counts:
+            return
+        try:
+            with self.engine.begin() as conn:
+                for (site_id, day, reason), number in counts.items():
+                    count(conn, site_id, day, reason, number)
+                for site_id, latest in samples.items():
+                    keep_samples(conn, site_id, list(latest))
+        except SQLAlchemyError:
+            with self._lock:  # kept for the next flush, newer ones after them
+                self._counts.update(counts)
+                for site_id, latest in samples.items():
+                    merged = deque(latest, maxlen=SAMPLES)
+                    merged.extend(self._samples.get(site_id, ()))
+                    self._samples[site_id] = merged
+
+    def _start_flusher(self) -> None:
+        with self._lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+        threading.Thread(target=self._flush_every, name="sharebar-refusals", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(self.every)
+            try:
+                self.flush()
+            except Exception:  # never let the flusher die: the next round retries
+                continue
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["widget_refusals"] = Pending(app.extensions["widget_engine"],
+                                                float(app.config["REFUSALS_FLUSH_SECONDS"]))
+
+
+def keep_samples(conn: Connection, site_id: int, latest: list[Sample]) -> None:
+    """Add ``latest`` to the site's rolling sample, which keeps its newest ``SAMPLES``."""
+    conn.execute(refusal_samples.insert(), [{"site_id": site_id, "reason": reason, "code": code, "page": page,
+                                              "created_at": moment} for reason, code, page, moment in latest])
     keep = (select(refusal_samples.c.id).where(refusal_samples.c.site_id == site_id)
             .order_by(refusal_samples.c.id.desc()).limit(SAMPLES).scalar_subquery())
     conn.execute(delete(refusal_samples).where(refusal_samples.c.site_id == site_id,
                                                refusal_samples.c.id.not_in(keep)))
 
 
-def count(conn: Connection, site_id: int, day: date, reason: str) -> None:
-    """One more beacon kept out of the counts for ``reason`` on ``day`` (no sample)."""
+def count(conn: Connection, site_id: int, day: date, reason: str, number: int = 1) -> None:
+    """``number`` more beacons kept out of the counts for ``reason`` on ``day`` (no sample)."""
     insert = db.dialect_insert(conn, refusals)
-    conn.execute(insert.values(site_id=site_id, day=day, reason=reason, count=1)
+    conn.execute(insert.values(site_id=site_id, day=day, reason=reason, count=number)
                  .on_conflict_do_update(index_elements=["site_id", "day", "reason"],
-                                        set_={"count": refusals.c.count + 1}))
+                                        set_={"count": refusals.c.count + number}))
 
 
 def seen(site_id: int, url: str, now: datetime | None = None) -> None:
     """Mark the page's host as seen by an accepted beacon (at most once a minute per host)."""
-    page = page_of(url)
-    host = urlsplit(page).hostname if page else None
-    if not page or not host:
-        return
     written: dict[tuple[int, str], float] = current_app.extensions.setdefault("widget_sightings", {})
-    key = (site_id, host)
+    host = urlsplit(url).hostname  # a cleaned beacon URL: http(s) with a host
+    key = (site_id, host or "")
     if time.monotonic() - written.get(key, -SEEN_EVERY) < SEEN_EVERY:
+        return
+    page = page_of(url)
+    if not page or not host:
         return
     if len(written) > 10_000:
         written.clear()
@@ -176,7 +252,9 @@ class Check:
 
 
 def check(site: Site, today: date, days: int = 7) -> Check:
-    """The site's installation check: sightings per domain, refusals of the last ``days``."""
+    """The site's installation check: sightings per domain, refusals of the last ``days``
+    (this process's pending ones written first)."""
+    current_app.extensions["widget_refusals"].flush()
     with db.engine().connect() as conn:
         seen_rows = [dict(row._mapping) for row in conn.execute(
             select(sightings).where(sightings.c.site_id == site.id).order_by(sightings.c.host))]

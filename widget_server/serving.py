@@ -53,6 +53,14 @@ def problem_message(status: int, reason: str, code: str, detail: str) -> bytes:
 class Worker(GeventWorker):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's gevent worker, answering request-line and header limits as problem+json."""
 
+    def load_wsgi(self) -> None:
+        """Load the app, then compile the crawler patterns before the first request rather
+        than during it (the first beacon of each worker waited for them)."""
+        super().load_wsgi()
+        from . import visitors  # here, in the patched worker, like the app's own imports
+
+        visitors.warm()
+
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         answer = answer_for(exc, self.cfg.limit_request_line)
         if answer is None:

@@ -297,6 +297,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BEACON_TIMEOUT", 2.0, number(0.1, 30), "seconds a beacon waits for its commit (0.1..30)"),
     Setting("SITE_CACHE_SECONDS", 1.0, number(0, 3600), "seconds between checks for changed sites (0..3600)"),
     Setting("COUNTS_CACHE_SECONDS", 1.0, number(0, 3600), "seconds a page's counts are kept per process (0..3600)"),
+    Setting("REFUSALS_FLUSH_SECONDS", 1.0, number(0, 60), "seconds refusals are counted in memory before written (0..60)"),
     Setting("AGGREGATE_IN_SERVER", True, boolean, "true or false"),  # when no `widget-server aggregate` runs
     Setting("EVENT_LOG_MONTHS", 3, integer(0, 1200), "months of raw event log kept, 0 for all (0..1200)"),
     Setting("TRUSTED_PROXIES", 0, integer(0, 10), "the number of proxies in front (0..10)"),

@@ -65,6 +65,12 @@ def visitor_hash(salt: str, site_id: int, ip: str, user_agent: str) -> str:
 _detector = CrawlerDetect()
 
 
+def warm() -> None:
+    """Compile CrawlerDetect's patterns now (they compile on first use, which takes from tens
+    of milliseconds to seconds on a busy host)."""
+    _detector.isCrawler("Mozilla/5.0 (compatible; warm-up)")
+
+
 @lru_cache(maxsize=4096)
 def is_bot(user_agent: str) -> bool:
     """Crawlers, link-preview fetchers and headless browsers, by the CrawlerDetect list.

@@ -7,6 +7,14 @@ process's one connection, commits once, and wakes the others. So a sync worker c
 each beacon alone, and a threaded one commits a burst together; in both, ``store``
 returns only after the row's transaction has committed, and raises otherwise.
 
+Under gunicorn's gevent workers the requests are greenlets of one thread. The leader first
+yields once, so that the greenlets ready to run reach ``store`` and queue their rows, then
+commits them all; while it waits for PostgreSQL (psycopg yields when gevent has patched
+``select``) the others go on queueing for the next commit. SQLite calls do not yield, and
+SQLite's own wait for another process's write lock (its busy timeout) would stall every
+greenlet of the worker: under gevent the writer's SQLite connection does not wait in SQLite
+but retries a locked database after a cooperative pause, until the beacon's timeout.
+
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
 retried beacon is stored once. No ORM session and no pre-ping: the connection is held and
 replaced when it fails (one retry on a fresh connection, for a database that restarted).
@@ -14,6 +22,7 @@ replaced when it fails (one retry on a fresh connection, for a database that res
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +35,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from .models import event_log
 
 MAX_BATCH = 500
+LOCKED_PAUSE = 0.002  # seconds between two tries of a SQLite database another process is writing
 
 
 class Unavailable(Exception):
@@ -61,11 +71,20 @@ def driver_insert(dialect: str, rows: list[dict[str, Any]]) -> tuple[str, list[t
     SQLAlchemy stores them on SQLite (UTC date-times as text, booleans as 0/1)."""
     if dialect == "sqlite":
         marks = ", ".join("?" for _ in COLUMNS)
-        params = [tuple(sqlite_value(row[name]) for name in COLUMNS) for row in rows]
+        params = [sqlite_row(row) for row in rows]
     else:
         marks = ", ".join("%s" for _ in COLUMNS)
         params = [tuple(row[name] for name in COLUMNS) for row in rows]
     return f"INSERT INTO event_log ({', '.join(COLUMNS)}) VALUES ({marks}) ON CONFLICT DO NOTHING", params
+
+
+# The columns SQLite cannot take as Python gives them: dates, date-times and booleans.
+CONVERTED = {column.name: column.type.python_type for column in event_log.columns
+             if column.name != "id" and column.type.python_type in (date, datetime, bool)}
+
+
+def sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple([sqlite_value(row[name]) if name in CONVERTED else row[name] for name in COLUMNS])
 
 
 def sqlite_value(value: Any) -> Any:
@@ -78,11 +97,24 @@ def sqlite_value(value: Any) -> Any:
     return value
 
 
+def driver(conn: Connection) -> Any:
+    """The DBAPI connection under a SQLAlchemy one."""
+    return conn.connection.dbapi_connection
+
+
+def greened() -> bool:
+    """True in a process gevent has monkey-patched (gunicorn's gevent worker)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
 class Writer:
     """Group commits of ``event_log`` rows for one process and one engine."""
 
     def __init__(self, engine: Engine, timeout: float = 2.0):
         self.engine, self.timeout = engine, timeout
+        self._cooperative = greened()  # made in the worker, after gevent patched it
+        self._sqlite = engine.dialect.name == "sqlite"
         self._queue: list[Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -113,6 +145,8 @@ class Writer:
             raise Unavailable(str(pending.error)) from pending.error
 
     def _commit_queued(self) -> None:
+        if self._cooperative:
+            time.sleep(0)  # gevent's: the other ready greenlets queue their rows first
         with self._queue_lock:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         error: BaseException | None = None
@@ -125,23 +159,42 @@ class Writer:
             pending.done.set()
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        for attempt in (1, 2):
-            conn = self._connection()
+        """One statement and one commit on the DBAPI connection itself (SQLAlchemy's execution
+        layer was a third of the writer's time), its errors wrapped as SQLAlchemy's would be."""
+        dialect = self.engine.dialect
+        sql, params = driver_insert(dialect.name, rows)
+        deadline = time.monotonic() + self.timeout
+        reconnected = False
+        while True:
+            raw = driver(self._connection())
             try:
-                sql, params = driver_insert(conn.dialect.name, rows)
-                with conn.begin():
-                    conn.exec_driver_sql(sql, params)
+                cursor = raw.cursor()
+                try:
+                    cursor.executemany(sql, params)
+                finally:
+                    cursor.close()
+                raw.commit()
                 return
-            except DBAPIError as exc:
+            except dialect.loaded_dbapi.Error as exc:
+                if self._cooperative and self._sqlite and "locked" in str(exc) and time.monotonic() < deadline:
+                    raw.rollback()
+                    time.sleep(LOCKED_PAUSE)  # gevent's: the worker's other greenlets run meanwhile
+                    continue
+                lost = dialect.is_disconnect(exc, raw, None)
                 self._drop_connection()
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
+                wrapped = DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error,
+                                              connection_invalidated=lost, dialect=dialect)
+                if reconnected or not lost:
+                    raise wrapped from exc
+                reconnected = True
 
     def _connection(self) -> Connection:
         if self._pid != os.getpid():  # forked: the parent's connection is not ours
             self._conn, self._pid = None, os.getpid()
         if self._conn is None:
             self._conn = self.engine.connect()
+            if self._cooperative and self._sqlite:  # a locked database is retried in _insert
+                driver(self._conn).execute("PRAGMA busy_timeout = 0")
         return self._conn
 
     def _drop_connection(self) -> None:
