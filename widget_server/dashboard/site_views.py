@@ -6,7 +6,7 @@ from flask import abort, redirect, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
-from .. import accounts, platforms, refusals, signing, sites
+from .. import accounts, platforms, refusals, sites
 from ..models import Site, utcnow
 from . import bp, signed_in, site_for
 from .forms import AddMember, Confirm, NewSite, SiteSettings
@@ -144,13 +144,27 @@ def remove_member(site_id: int, raw_user: str) -> int:
 
 @bp.route("/sites/<int:site_id>/secret", methods=["GET", "POST"])
 def rotate_secret(site_id: int) -> Page:
+    """The site key and secret, what replacing each breaks, and replacing the secret."""
     site, _role = site_for(site_id, "owner")
-    form, rotated = Confirm(), False
+    form, done = Confirm(), ""
     if form.validate_on_submit():
-        site = sites.rotate_secret(site.id)
-        rotated = True
-    return render_template("dashboard/secret.html", site=site, form=form, rotated=rotated,
-                           key=signing.site_key(site.id)), 400 if form.errors else 200
+        site, done = sites.rotate_secret(site.id), "secret"
+    return key_page(site, form, done)
+
+
+@bp.post("/sites/<int:site_id>/key")
+def resign_key(site_id: int) -> Page:
+    """Re-sign the site key (the confirm button of the key and secret page)."""
+    site, _role = site_for(site_id, "owner")
+    form, done = Confirm(), ""
+    if form.validate_on_submit():
+        site, done = sites.resign_key(site.id), "key"
+    return key_page(site, form, done)
+
+
+def key_page(site: Site, form: Confirm, done: str) -> tuple[str, int]:
+    return render_template("dashboard/secret.html", site=site, form=form, done=done,
+                           snippet=snippet_of(site)), 400 if form.errors else 200
 
 
 @bp.route("/sites/<int:site_id>/delete", methods=["GET", "POST"])
