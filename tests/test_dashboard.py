@@ -428,10 +428,11 @@ def test_tokens_are_shown_once_listed_and_revoked(app: Flask, owner: Person) -> 
 
 def test_feed_url_revoked(app: Flask, owner: Person) -> None:
     site_id = own_site(app, owner.email or "")
-    first = re.search(r'value="(https://share.test/api/v1/feed.atom\?token=[^"]+)"',
+    first = re.search(r'>(https://share.test/api/v1/feed.atom\?token=[^<]+)</textarea>',
                       owner.get(f"/dashboard/sites/{site_id}/feed").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     page = owner.post(f"/dashboard/sites/{site_id}/feed", {}).get_data(as_text=True)
     assert "stopped working" in page and first.replace("&", "&amp;") not in page
+    assert owner.client.get(first.replace("https://share.test", "")).status_code == 401
 
 
 # -- isolation -----------------------------------------------------------------------------

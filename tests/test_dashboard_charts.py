@@ -7,15 +7,17 @@ from datetime import date, timedelta
 
 import pytest
 from flask import Flask
+from wtforms import SelectField
 
 from conftest import BeaconSender, Seeder, table_rows, upsert
 from test_dashboard import Person, own_site
 from widget_server import counting, db, stats
-from widget_server.dashboard import REASON_TEXT, charts, charts_views, i18n
+from widget_server.dashboard import REASON_TEXT, charts, charts_views, forms, i18n
 from widget_server.models import daily_uniques, refusals as refusals_table
 from widget_server.query import DateRange, Filter, StatsQuery
 
 TODAY = date.today()
+LANGUAGE_NAMES = {"简体中文", "繁體中文", "English"}  # each in its own language
 
 
 def day(offset: int) -> str:
@@ -119,6 +121,10 @@ def test_every_text_of_the_dashboard_has_a_chinese_translation() -> None:
         texts |= {m[1] for m in re.findall(r"""_\(\s*(['"])(.+?)\1""", open(path, encoding="utf-8").read())}
     from widget_server.dashboard import settings_form
     texts |= set(settings_form.MESSAGES.values()) | set(REASON_TEXT.values())
+    for form in (forms.SiteSettings, forms.AddMember, forms.NewToken):
+        for field in vars(form).values():
+            if getattr(field, "field_class", None) is SelectField:  # (scopes are named as the API names them)
+                texts |= {label for _value, label in field.kwargs["choices"] if label not in LANGUAGE_NAMES}
     missing = sorted(text for text in texts if text not in i18n.ZH and not text.isdigit())
     assert missing == []
 

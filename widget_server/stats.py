@@ -314,9 +314,10 @@ def long_tail(conn: Connection, query: StatsQuery) -> list[Row]:
         dims = [age_dim(int(page_id)) for page_id in ids]
     else:
         dims = ["age"]
-    rows = conn.execute(
-        select(U.value, func.sum(U.clickbacks)).where(
-            U.site_id == query.site_id, U.dim.in_(dims), U.day >= query.range.start, U.day <= query.range.end)
-        .group_by(U.value)) if dims else []
-    totals = {value: total for value, total in rows}
+    totals: dict[str, int] = {}
+    if dims:
+        totals = {value: total for value, total in conn.execute(
+            select(U.value, func.sum(U.clickbacks)).where(
+                U.site_id == query.site_id, U.dim.in_(dims), U.day >= query.range.start, U.day <= query.range.end)
+            .group_by(U.value))}
     return [{"age": age, "clickbacks": int(totals.get(age) or 0)} for age in AGES]

@@ -136,6 +136,9 @@ ZH: dict[str, str] = {
     "Repeats and refused beacons are counted for the whole site: clear the page to see them.":
         "重复和被拒绝的信标按整个网站统计：清空页面即可查看。",
     "Refused beacons: the installation check says what each reason means.": "被拒绝的信标：安装检查页面说明了每种原因的含义。",
+    "Automatic": "自动", "Light": "浅色", "Dark": "深色", "Small": "小", "Medium": "中", "Large": "大",
+    "Inline": "嵌入正文", "Floating": "浮动", "The page's language": "跟随页面语言", "Viewer": "查看者", "Owner": "所有者",
+    "1 year": "1 年",
     "Site key": "网站公钥", "Current site key": "当前网站公钥", "Re-sign the site key": "重新签发网站公钥",
     "The site key was replaced. Paste the new snippet on every page now:": "网站公钥已更换。请立即在每个页面上粘贴新的嵌入代码：",
     "What breaks: the old key stops working at once. On every page still carrying the old snippet the bar shows the default settings without counts, and every share, click-back and action it sends is refused, shown as “Bad key” on the installation check, until you paste the new snippet there.":
