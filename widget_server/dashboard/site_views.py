@@ -145,24 +145,23 @@ def remove_member(site_id: int, raw_user: str) -> int:
 @bp.route("/sites/<int:site_id>/secret", methods=["GET", "POST"])
 def rotate_secret(site_id: int) -> Page:
     """The site key and secret, what replacing each breaks, and replacing the secret."""
-    site, _role = site_for(site_id, "owner")
-    form, done = Confirm(), ""
-    if form.validate_on_submit():
-        site, done = sites.rotate_secret(site.id), "secret"
-    return key_page(site, form, done)
+    return key_page(site_id, "secret")
 
 
 @bp.post("/sites/<int:site_id>/key")
 def resign_key(site_id: int) -> Page:
-    """Re-sign the site key (the confirm button of the key and secret page)."""
+    """Re-sign the site key (the other confirm button of the key and secret page)."""
+    return key_page(site_id, "key")
+
+
+REPLACE = {"secret": sites.rotate_secret, "key": sites.resign_key}
+
+
+def key_page(site_id: int, what: str) -> tuple[str, int]:
     site, _role = site_for(site_id, "owner")
     form, done = Confirm(), ""
     if form.validate_on_submit():
-        site, done = sites.resign_key(site.id), "key"
-    return key_page(site, form, done)
-
-
-def key_page(site: Site, form: Confirm, done: str) -> tuple[str, int]:
+        site, done = REPLACE[what](site.id), what
     return render_template("dashboard/secret.html", site=site, form=form, done=done,
                            snippet=snippet_of(site)), 400 if form.errors else 200
 
