@@ -9,12 +9,12 @@ import pytest
 from flask import Flask
 from wtforms import SelectField
 
-from conftest import BeaconSender, Seeder, table_rows, upsert
+from conftest import BeaconSender, Partner, Seeder, issue_token, table_rows, upsert
 from test_dashboard import Person, own_site
-from widget_server import counting, db, stats
+from widget_server import counting, db
 from widget_server.dashboard import REASON_TEXT, charts, charts_views, forms, i18n
 from widget_server.models import daily_uniques, refusals as refusals_table
-from widget_server.query import DateRange, Filter, StatsQuery
+from widget_server.query import DateRange
 
 TODAY = date.today()
 LANGUAGE_NAMES = {"简体中文", "繁體中文", "English"}  # each in its own language
@@ -154,10 +154,17 @@ def test_the_long_tail_of_one_page(app: Flask, charted: tuple[Person, int]) -> N
     for label, count in (("Day 0", 2), ("Day 1", 0), ("Days 2-7", 0), ("Days 8-30", 5), ("Later", 0)):
         assert f'aria-label="{label}: Click-backs {count}"' in page
     assert 'id="long-tail-table"' in page
-    with app.app_context(), db.engine().connect() as conn:  # the partner API's stats function
-        query = StatsQuery(site_id, "custom", DateRange(TODAY - timedelta(days=6), TODAY),
-                           filters=(Filter("page", ("https://example.com/post/2",)),))
-        assert [row["clickbacks"] for row in stats.long_tail(conn, query)] == [2, 0, 0, 5, 0]
+    _id, token = issue_token(app, [site_id])
+    partner = Partner(app.test_client(), site_id, token)
+    served = partner.get("/api/v1/stats/long-tail", period="7d", filters="page==https://example.com/post/2")
+    assert served.get_json()["results"] == [{"age": "0", "clickbacks": 2}, {"age": "1", "clickbacks": 0},
+                                            {"age": "2-7", "clickbacks": 0}, {"age": "8-30", "clickbacks": 5},
+                                            {"age": "31+", "clickbacks": 0}]
+    whole_site = partner.get("/api/v1/stats/long-tail", period="7d").get_json()["results"]
+    assert [row["clickbacks"] for row in whole_site] == [9, 0, 0, 0, 0]
+    for filters in ("platform==weibo", "page!=https://example.com/post/2", "page==a;page==b"):
+        refused = partner.get("/api/v1/stats/long-tail", filters=filters)
+        assert refused.status_code == 400 and refused.get_json()["param"] == "filters"
 
 
 def test_filtered_traffic_is_a_chart_with_repeats_and_refusals(app: Flask, charted: tuple[Person, int]) -> None:
