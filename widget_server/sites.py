@@ -239,9 +239,14 @@ class HasSettings(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
 
+VERSIONS = ("feed_version", "key_version")  # kept in the settings, never set by the owner
+
+
 def bar_settings(site: HasSettings) -> dict[str, Any]:
-    """The site's bar defaults, PRODUCT defaults filled in for what it did not choose."""
-    return {**BAR_DEFAULTS, **(site.settings or {})}
+    """The site's bar defaults, PRODUCT defaults filled in for what it did not choose (without
+    the versions of its key and feed URLs, which are no setting)."""
+    own = site.settings or {}
+    return {**BAR_DEFAULTS, **{name: value for name, value in own.items() if name not in VERSIONS}}
 
 
 def sites_by_id() -> list[Site]:
