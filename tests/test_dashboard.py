@@ -3,6 +3,7 @@ nobody reaches a site they are not a member of (404, or the sign-in for nobody).
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -164,7 +165,17 @@ def test_sign_up_is_off_by_default(app: Flask) -> None:
 def test_sign_up_refuses_weak_passwords_beside_the_field(app: Flask, password: str, message: str) -> None:
     app.config["SIGNUP"] = True
     response = Person(app).post("/dashboard/signup", {"email": "new@example.com", "password": password})
-    assert message in response.get_data(as_text=True)
+    assert re.search(rf'id="password-error">[^<]*{re.escape(message)}', response.get_data(as_text=True))
+    with app.app_context():
+        assert accounts.user_by_email("new@example.com") is None
+
+
+def test_sign_up_without_or_with_a_forged_csrf_token_is_refused(app: Flask) -> None:
+    app.config["SIGNUP"] = True
+    for extra in ({}, {"csrf_token": "forged"}):
+        response = Person(app).post("/dashboard/signup", {"email": "new@example.com", "password": PASSWORD, **extra},
+                                    csrf=False)
+        assert "The form expired" in response.get_data(as_text=True)
     with app.app_context():
         assert accounts.user_by_email("new@example.com") is None
 
@@ -333,6 +344,58 @@ def test_rotate_the_secret(app: Flask, owner: Person) -> None:
         assert db.session().get(Site, site_id).secret != old  # type: ignore[union-attr]
 
 
+def test_re_sign_the_site_key_after_reading_what_breaks(app: Flask, owner: Person) -> None:
+    site_id = own_site(app, owner.email or "")
+    with app.app_context():
+        from widget_server import feeds, tokens
+        site = db.session().get(Site, site_id)
+        assert site is not None
+        old_key, secret, feed = sites.site_key(site), site.secret, feeds.feed_token(site)
+        _row, partner = tokens.issue([site_id])
+    page = owner.get(f"/dashboard/sites/{site_id}/secret").get_data(as_text=True)
+    assert "What breaks: the old key stops working at once" in page and old_key in page
+    assert "the secret, the feed URL, partner tokens" in page
+    config = owner.client.get("/v1/config", query_string={"site": old_key})
+    assert config.status_code == 200
+
+    response = owner.post(f"/dashboard/sites/{site_id}/key", {}, token_from=f"/dashboard/sites/{site_id}/secret")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "The site key was replaced" in page
+    with app.app_context():
+        site = db.session().get(Site, site_id)
+        assert site is not None
+        new_key = sites.site_key(site)
+        assert site.secret == secret and feeds.feed_token(site) == feed
+    assert new_key != old_key and f'data-site="{new_key}"' in html.unescape(page) and old_key not in page
+
+    refused = owner.client.get("/v1/config", query_string={"site": old_key})
+    assert refused.status_code == 400 and refused.get_json()["type"].endswith("/invalid-site-key")
+    assert owner.client.get("/v1/config", query_string={"site": new_key}).status_code == 200
+    beacon = {"type": "share", "site": old_key, "url": "https://a.example/post", "service": "weibo",
+              "id": "resign-0001", "code": "c0de0001"}
+    assert owner.client.post("/v1/events", data=json.dumps(beacon), content_type="text/plain").status_code == 400
+    assert owner.client.post("/v1/events", data=json.dumps({**beacon, "site": new_key, "id": "resign-0002"}),
+                             content_type="text/plain").status_code == 204
+    check = owner.get(f"/dashboard/sites/{site_id}/check").get_data(as_text=True)
+    assert re.search(r"Bad key</t[hd]>\s*<td>1<", check), check
+    stats = owner.client.get("/api/v1/stats/aggregate", query_string={"site_id": site_id},
+                             headers={"Authorization": f"Bearer {partner}"})
+    assert stats.status_code == 200 and stats.get_json()["results"]["shares"]["value"] == 1
+    assert owner.client.get(f"/api/v1/feed.atom?token={feed}").status_code == 200
+
+
+def test_re_signing_from_the_command_line(app: Flask) -> None:
+    site = register(app, "Blog", ("blog.example",))
+    result = app.test_cli_runner().invoke(args=["sites", "resign-key", str(site.id)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        row = db.session().get(Site, site.id)
+        assert row is not None
+        new_key = sites.site_key(row)
+    assert new_key != site.key and f'data-site="{new_key}"' in result.output
+    assert app.test_client().get("/v1/config", query_string={"site": site.key}).status_code == 400
+
+
 def test_delete_a_site(app: Flask, owner: Person) -> None:
     site_id = own_site(app, owner.email or "")
     other = register(app, "Other", ("other.example",)).id
@@ -365,19 +428,20 @@ def test_tokens_are_shown_once_listed_and_revoked(app: Flask, owner: Person) -> 
 
 def test_feed_url_revoked(app: Flask, owner: Person) -> None:
     site_id = own_site(app, owner.email or "")
-    first = re.search(r'value="(https://share.test/api/v1/feed.atom\?token=[^"]+)"',
+    first = re.search(r'>(https://share.test/api/v1/feed.atom\?token=[^<]+)</textarea>',
                       owner.get(f"/dashboard/sites/{site_id}/feed").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     page = owner.post(f"/dashboard/sites/{site_id}/feed", {}).get_data(as_text=True)
     assert "stopped working" in page and first.replace("&", "&amp;") not in page
+    assert owner.client.get(first.replace("https://share.test", "")).status_code == 401
 
 
 # -- isolation -----------------------------------------------------------------------------
 
-OWNER_PAGES = ["/", "/check", "/members", "/secret", "/delete", "/tokens", "/feed"]
+OWNER_PAGES = ["/", "/check", "/members", "/secret", "/delete", "/tokens", "/feed"]  # (/key: a POST only)
 ALL_PAGES = OWNER_PAGES + ["/charts"]
 POSTS = [("/", site_form(theme="dark"), ""), ("/members", {"action": "add", "email": "x@example.com",
                                                            "role": "owner"}, ""),
-         ("/secret", {}, ""), ("/delete", {}, ""), ("/feed", {}, ""),
+         ("/secret", {}, ""), ("/key", {}, ""), ("/delete", {}, ""), ("/feed", {}, ""),
          ("/tokens", {"action": "create", "name": "t", "scopes": ["stats:read"], "expires": "30d"}, ""),
          ("/members", {"action": "remove", "user_id": "1"}, "remove-"),  # owner A, the first account
          ("/tokens", {"action": "revoke", "token_id": "1"}, "revoke-")]
@@ -418,7 +482,8 @@ def test_another_owner_changes_nothing(app: Flask, a_site: int, page: str, data:
     b_site = own_site(app, "owner-b@example.com", "B's site", ("b.example",))
     before = snapshot(app, a_site)
     # A valid CSRF token of B's own page, posted at A's site.
-    response = other.post(f"/dashboard/sites/{a_site}{page}", data, token_from=f"/dashboard/sites/{b_site}{page}")
+    form_page = "/secret" if page == "/key" else page
+    response = other.post(f"/dashboard/sites/{a_site}{page}", data, token_from=f"/dashboard/sites/{b_site}{form_page}")
     assert response.status_code == 404
     assert snapshot(app, a_site) == before
 
@@ -457,6 +522,13 @@ def test_nobody_is_sent_to_sign_in_from_every_page(app: Flask, a_site: int, page
     assert snapshot(app, a_site) == before
 
 
+def test_nobody_cannot_re_sign_the_key(app: Flask, a_site: int) -> None:
+    before = snapshot(app, a_site)
+    response = Person(app).client.post(f"/dashboard/sites/{a_site}/key", base_url="https://share.test")
+    assert response.status_code == 302 and "/dashboard/signin" in response.headers["Location"]
+    assert snapshot(app, a_site) == before
+
+
 def test_another_owners_token_cannot_be_revoked_from_my_site(app: Flask, a_site: int) -> None:
     other = Person(app, "owner-b@example.com")
     other.sign_in()
@@ -489,3 +561,75 @@ def test_the_last_owner_cannot_become_a_viewer(app: Flask, owner: Person) -> Non
     assert response.status_code == 400 and "at least one owner" in response.get_data(as_text=True)
     with app.app_context():
         assert accounts.owner_count(site_id) == 1
+
+
+# -- bad input on every form ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page,data,prefix", POSTS)
+def test_every_form_refuses_a_missing_or_forged_csrf_token(app: Flask, a_site: int, page: str,
+                                                            data: dict[str, Any], prefix: str) -> None:
+    owner = Person(app, "owner-a@example.com")
+    owner.sign_in()
+    before = snapshot(app, a_site)
+    for extra in ({}, {f"{prefix}csrf_token": "forged"}):
+        response = owner.post(f"/dashboard/sites/{a_site}{page}", {**data, **extra}, csrf=False)
+        assert response.status_code == 400
+        assert "The form expired. Please try again." in response.get_data(as_text=True)
+    assert snapshot(app, a_site) == before
+
+
+NEW_SITE_BAD_INPUTS = [
+    ({"name": "<script>alert(1)</script>", "domains": "a.example"}, "name", "without &lt; or &gt;"),
+    ({"name": "", "domains": "a.example"}, "name", "1 to 200 characters"),
+    ({"name": "Blog", "domains": "<script>alert(1)</script>"}, "domains", "is not a domain name"),
+    ({"name": "Blog", "domains": "bad..example"}, "domains", "is not a domain name"),
+    ({"name": "Blog", "domains": "https://-bad-.example/"}, "domains", "is not a domain name"),
+    ({"name": "Blog", "domains": "a.example\nA.example"}, "domains", "is listed twice"),
+    ({"name": "Blog", "domains": ""}, "domains", "at least one domain"),
+]
+
+
+@pytest.mark.parametrize("data,field,message", NEW_SITE_BAD_INPUTS)
+def test_registering_a_site_with_bad_input_creates_nothing(app: Flask, owner: Person, data: dict[str, str],
+                                                           field: str, message: str) -> None:
+    response = owner.post("/dashboard/sites/new", data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(rf'id="{field}-error">[^<]*{re.escape(message)}', page), page
+    assert "<script>alert" not in page
+    with app.app_context():
+        assert sites.sites_by_id() == []
+
+
+def test_a_token_name_with_script_is_refused_beside_the_field(app: Flask, owner: Person) -> None:
+    site_id = own_site(app, owner.email or "")
+    response = owner.post(f"/dashboard/sites/{site_id}/tokens", {"action": "create", "name": "<script>x</script>",
+                                                                  "scopes": ["stats:read"], "expires": "30d"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and re.search(r'id="name-error">[^<]*without &lt; or &gt;', page)
+    assert "<script>x" not in page
+    with app.app_context():
+        assert db.session().query(ApiToken).count() == 0
+
+
+def test_a_huge_sign_in_or_site_form_is_refused(app: Flask, owner: Person) -> None:
+    stranger = Person(app)
+    stranger.email = "x" * 100_000 + "@example.com"
+    for person, path in ((stranger, "/dashboard/signin"), (owner, "/dashboard/sites/new")):
+        response = person.post(path, {"email": person.email, "name": "x" * 100_000, "domains": "a.example",
+                                      "password": PASSWORD})
+        assert response.status_code == 413
+        assert "The form was too large (over 64 KB): nothing was saved." in response.get_data(as_text=True)
+    assert stranger.get("/dashboard/").status_code == 302  # not signed in
+    with app.app_context():
+        assert sites.sites_by_id() == []
+
+
+def test_a_huge_token_form_creates_no_token(app: Flask, owner: Person) -> None:
+    site_id = own_site(app, owner.email or "")
+    response = owner.post(f"/dashboard/sites/{site_id}/tokens", {"action": "create", "name": "x" * 100_000,
+                                                                  "scopes": ["stats:read"], "expires": "30d"})
+    assert response.status_code == 413 and "The form was too large" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session().query(ApiToken).count() == 0

@@ -65,7 +65,7 @@ def test_rate_limited_beacons_are_counted(app: Flask, site: Registered, beacon: 
     with app.app_context():
         accounts.set_member(site.id, "owner-a@example.com", "owner")
     owner.sign_in()
-    assert "Rate limited 1" in owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
+    assert "Rate limited: Kept out 1" in owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
 
 
 def test_refusals_naming_no_site_are_not_recorded(app: Flask, site: Registered, beacon: BeaconSender) -> None:
@@ -101,7 +101,7 @@ def test_repeats_are_counted_apart(app: Flask, site: Registered, beacon: BeaconS
         accounts.set_member(site.id, "owner-a@example.com", "owner")
     owner.sign_in()
     page = owner.get(f"/dashboard/sites/{site.id}/charts").get_data(as_text=True)
-    assert "Repeats 1" in page
+    assert "Repeats: Kept out 1" in page
     assert "Repeats" not in owner.get(f"/dashboard/sites/{site.id}/check").get_data(as_text=True)
 
 

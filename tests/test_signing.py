@@ -50,3 +50,14 @@ def test_only_integer_payloads_name_sites() -> None:
     for payload in ("7", True, [7], None):
         forged = signing.serializer("site-key", [NEW]).dumps(payload)
         assert signing.site_id_from_key(forged, [NEW]) is None
+
+
+def test_a_re_signed_key_carries_its_version_and_version_0_is_the_bare_id() -> None:
+    assert signing.site_key(7, [NEW], version=0) == signing.site_key(7, [NEW])
+    assert signing.key_parts(signing.site_key(7, [NEW]), [NEW]) == (7, 0)
+    key = signing.site_key(7, [NEW], version=12345)
+    assert signing.key_parts(key, [NEW]) == (7, 12345)
+    assert signing.site_id_from_key(key, [NEW]) == 7
+    for payload in ([7, 0], [7, "1"], [7, True], [7, 1, 2]):
+        forged = signing.serializer("site-key", [NEW]).dumps(payload)
+        assert signing.key_parts(forged, [NEW]) is None

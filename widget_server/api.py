@@ -4,6 +4,7 @@
     GET /api/v1/stats/timeseries    stats_timeseries    the same per date, week or month
     GET /api/v1/stats/breakdown     stats_breakdown     the same per platform, page, action or referrer
     GET /api/v1/stats/leaderboard   stats_leaderboard   top pages by shares, click-backs or lift
+    GET /api/v1/stats/long-tail     stats_long_tail     click-backs by days since their share
     GET    /api/v1/feed                   action_feed    actions as Activity Streams 2.0, newest first
     GET    /api/v1/feed.atom?token=T      atom_feed      the same as Atom, for feed readers (feed token)
     DELETE /api/v1/actions/<id>           remove_action  delete one action
@@ -131,6 +132,15 @@ def stats_leaderboard() -> Response:
     with db.engine().connect() as conn:
         rows = stats.leaderboard(conn, q)
     return answer(q, rows, rows, ["page", "title", *q.metrics], "leaderboard")
+
+
+@bp.get("/api/v1/stats/long-tail")
+def stats_long_tail() -> Response:
+    """``{"results": [{"age": "0", "clickbacks": 9}, ...]}``: day 0, 1, 2-7, 8-30, 31+, in order."""
+    q = parsed(query.long_tail_query)
+    with db.engine().connect() as conn:
+        rows = stats.long_tail(conn, q)
+    return answer(q, rows, rows, ["age", "clickbacks"], "long-tail")
 
 
 def feed_params(site: Site) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
-from . import accounts, aggregate, checks, create_app, db, feeds, pages, settings, signing, sites, tokens
+from . import accounts, aggregate, checks, create_app, db, feeds, pages, settings, sites, tokens
 from .models import ApiToken, Site, utcnow
 
 P = ParamSpec("P")
@@ -317,6 +317,19 @@ def sites_show(site_id: int, with_secret: bool, as_json: bool) -> None:
     click.echo(info["snippet"])
 
 
+@sites_group.command("resign-key")
+@click.argument("site_id", type=int)
+@needs_schema
+def sites_resign_key(site_id: int) -> None:
+    """Give a site a new site key and print the new snippet. The old key stops working at once:
+    pages still carrying the old snippet get the default bar without counts, and what they
+    send is refused as a bad key. The secret, feed URL and partner tokens do not change."""
+    site = sites.resign_key(existing_site(site_id).id)
+    click.echo(f"Site {site.id} has a new key: {sites.site_key(site)}")
+    click.echo("The old snippet stops working now. Paste this where the bar should appear:\n")
+    click.echo(sites.snippet(site, server_url()))
+
+
 @sites_group.command("title")
 @click.argument("site_id", type=int)
 @click.argument("url")
@@ -414,7 +427,7 @@ def demo_command(host: str, port: int) -> None:
     with app.app_context():
         db.upgrade()
         site = demo.ensure_site()
-        click.echo(f"Demo site {site.id} with key {signing.site_key(site.id)}")
+        click.echo(f"Demo site {site.id} with key {sites.site_key(site)}")
     click.echo(f"Open http://{host}:{port}/demo to see the share bar.")
     # app.run() refuses to start inside Flask's CLI, so serve with Werkzeug directly.
     run_simple(host, port, app, threaded=True, request_handler=AnonymousRequestLog)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from sqlalchemy import select
 
-from . import db, signing, sites
+from . import db, sites
 from .models import Site
 
 bp = Blueprint("demo", __name__)
@@ -31,5 +31,5 @@ def ensure_site() -> Site:
 @bp.get("/demo")
 def demo_page() -> str:
     site = ensure_site()
-    key = signing.site_key(site.id)
+    key = sites.site_key(site)
     return render_template("demo.html", key=key, snippet=sites.snippet(site, sites.public_url()))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Connection, ColumnElement, Table, delete, func, select, update
 
-from . import db, signing, verbs
+from . import db, signing, sites, verbs
 from .models import Site, actions, daily_rollups, daily_uniques, event_log, pages
 from .pages import public_title
 from .urls import url_hash
@@ -110,6 +110,8 @@ def link(path: str) -> str:
 
 
 def feed_version(site: Site) -> int:
+    """Random from the site's creation (``sites.fresh_version``; 0 for sites made before), so
+    a new site given a deleted site's id does not share its version, hence its feed URLs."""
     return int((site.settings or {}).get("feed_version", 0))
 
 
@@ -119,7 +121,7 @@ def feed_token(site: Site) -> str:
 
 
 def revoke_feeds(site: Site) -> None:
-    site.settings = {**(site.settings or {}), "feed_version": feed_version(site) + 1}
+    site.settings = {**(site.settings or {}), "feed_version": sites.fresh_version(feed_version(site))}
     db.session().commit()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import platforms, query, tokens
+from . import platforms, query, stats, tokens
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
@@ -172,6 +172,9 @@ def schemas() -> Schema:
             **METRIC_PROPERTIES}}}),
         "Leaderboard": results({"type": "array", "items": obj(
             {**page_row, "shares": COUNT, "clickbacks": COUNT, "lift": LIFT}, ["page", "title"])}),
+        "LongTail": results({"type": "array", "items": obj(
+            {"age": {"enum": list(stats.AGES), "description": "whole days from the share to the click-back"},
+             "clickbacks": COUNT}, ["age", "clickbacks"])}),
         "PublicLeaderboard": obj({
             "period": STRING, "order_by": {"enum": list(query.ORDERS)},
             "results": {"type": "array", "items": obj(
@@ -347,6 +350,9 @@ def paths() -> Schema:
         "/api/v1/stats/leaderboard": stats_operation(
             "Top pages by shares, click-backs or lift", "Leaderboard", ("period", "date", "order_by", "filters", "format"),
             (param("limit", "Pages, at most 100.", whole(100, 10)),)),
+        "/api/v1/stats/long-tail": stats_operation(
+            "Click-backs by days since their share (the long tail), of the site or of pages", "LongTail",
+            ("period", "date", "filters", "format")),
         **feed_paths(),
         "/api/openapi.json": {"get": {"summary": "This document", "tags": ["meta"], "responses": {
             "200": ok("OpenAPI 3.1.", {"type": "object"})}}},

@@ -259,6 +259,15 @@ def aggregate_query(args: Mapping[str, str], site_id: int, today: date) -> Stats
     return common(args, site_id, today)
 
 
+def long_tail_query(args: Mapping[str, str], site_id: int, today: date) -> StatsQuery:
+    """The period, and at most one ``page==URL|URL`` filter: the long tail is kept for the
+    whole site and for each page, not per platform or referrer."""
+    base = common(args, site_id, today)
+    if len(base.filters) > 1 or any(f.prop != "page" or f.negate for f in base.filters):
+        raise Problem(400, "invalid-filter", "The long tail filters on page==URL only.", "filters")
+    return replace(base, metrics=("clickbacks",))
+
+
 def timeseries_query(args: Mapping[str, str], site_id: int, today: date) -> StatsQuery:
     base = common(args, site_id, today)
     return replace(base, interval=parse_interval(args.get("interval"), base.period))

@@ -28,12 +28,27 @@ def load(purpose: Purpose, token: str, keys: list[str] | None = None) -> Any:
         return None
 
 
-def site_key(site_id: int, keys: list[str] | None = None) -> str:
-    """The public key a site puts in its script tag: its id, signed."""
-    return serializer("site-key", keys).dumps(site_id)
+def site_key(site_id: int, keys: list[str] | None = None, *, version: int = 0) -> str:
+    """The public key a site puts in its script tag: its id, signed, with the key's version
+    once the site's key was re-signed (version 0 is the bare id, as every key was before)."""
+    return serializer("site-key", keys).dumps([site_id, version] if version else site_id)
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def key_parts(key: str, keys: list[str] | None = None) -> tuple[int, int] | None:
+    """The site id and key version a key names, or None when the key is not one we signed."""
+    value = load("site-key", key, keys)
+    if is_int(value):
+        return value, 0
+    if isinstance(value, list) and len(value) == 2 and all(map(is_int, value)) and value[1] != 0:
+        return value[0], value[1]
+    return None
 
 
 def site_id_from_key(key: str, keys: list[str] | None = None) -> int | None:
-    """The site id a key names, or None when the key is not one we signed."""
-    value = load("site-key", key, keys)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """The site id a key names (of any version), or None when the key is not one we signed."""
+    parts = key_parts(key, keys)
+    return parts[0] if parts else None

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, event, func, select
 
 from . import signing
+from .sites import check_key
 from .models import Site, sites
 from .problems import Problem
 
@@ -92,17 +93,18 @@ class SiteCache:
 
 
 MAX_KEYS = 10_000
-_key_ids: dict[str, int | None] = {}  # site key -> site id, or None for a key we did not sign
+_key_ids: dict[str, tuple[int, int] | None] = {}  # site key -> (site id, key version), or None: not ours
 
 
-def site_id_of(key: str) -> int | None:
-    """The site id a key names, remembered: checking the signature is the costly part of a
-    page view, and a key's validity only changes with ``SECRET_KEYS``, i.e. a restart."""
+def key_parts(key: str) -> tuple[int, int] | None:
+    """The site id and key version a key names, remembered: checking the signature is the
+    costly part of a page view, and a signature's validity only changes with ``SECRET_KEYS``,
+    i.e. a restart (whether the version is the site's current one is checked on every use)."""
     if key in _key_ids:
         return _key_ids[key]
     if len(_key_ids) >= MAX_KEYS:
         _key_ids.clear()
-    found = _key_ids[key] = signing.site_id_from_key(key)
+    found = _key_ids[key] = signing.key_parts(key)
     return found
 
 
@@ -114,11 +116,12 @@ def site_from_key(key: str | None, param: str = "site") -> CachedSite:
     """The site a signed key names, from the cache; a Problem (400/404) when there is none."""
     if not key:
         raise Problem(400, "missing-site", "The site key is missing.", param)
-    site_id = site_id_of(key)
-    if site_id is None:
+    parts = key_parts(key)
+    if parts is None:
         raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
     cache: SiteCache = current_app.extensions["widget_sites"]
-    site = cache.get(site_id)
+    site = cache.get(parts[0])
     if site is None:
         raise Problem(404, "unknown-site", "No site has this key.", param)
+    check_key(site, parts[1])
     return site

@@ -69,10 +69,23 @@ def checked_name_and_domains(name: str, domains: list[str]) -> tuple[str, list[s
     return name, cleaned
 
 
+def fresh_version(old: int = 0) -> int:
+    """A random version other than ``old`` and 0, for a site's key or feed URLs.
+
+    Random rather than counted from 0: SQLite may give a deleted site's id to a new site, and
+    a new site starting at a random feed version accepts none of the deleted one's feed URLs
+    (partner tokens are kept apart by ``delete_site``)."""
+    version = old
+    while version in (old, 0):
+        version = secrets.randbelow(2**31)
+    return version
+
+
 def create_site(name: str, domains: list[str]) -> Site:
     """Register a site; raises ValueError for an empty name or a bad domain."""
     name, cleaned = checked_name_and_domains(name, domains)
-    site = Site(name=name, domains=cleaned, secret=secrets.token_urlsafe(32), settings={})
+    site = Site(name=name, domains=cleaned, secret=secrets.token_urlsafe(32),
+                settings={"feed_version": fresh_version()})
     session = db.session()
     session.add(site)
     session.commit()
@@ -149,6 +162,46 @@ def rotate_secret(site_id: int) -> Site:
     return site
 
 
+class Keyed(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def settings(self) -> dict[str, Any]: ...
+
+
+def key_version(site: Keyed) -> int:
+    """0 until the site's key is first re-signed: the key is then the bare signed id."""
+    return int((site.settings or {}).get("key_version", 0))
+
+
+def site_key(site: Keyed) -> str:
+    """The site's public key, the one its snippet must carry."""
+    return signing.site_key(site.id, version=key_version(site))
+
+
+def check_key(site: Keyed, version: int) -> None:
+    """Refuse a key of ``site`` that was replaced by re-signing (400 ``invalid-site-key``,
+    like a key that is not ours: the installation check counts it as a bad key)."""
+    if version != key_version(site):
+        raise Problem(400, "invalid-site-key", "This site key was replaced: the page needs the site's new snippet.",
+                      "site")
+
+
+def resign_key(site_id: int) -> Site:
+    """Give the site a new public key. Pages still carrying the old snippet are refused (their
+    bar gets no settings or counts, their beacons are refused as a bad key); the secret, the
+    feed URL, partner tokens and everything counted so far stay as they are.
+
+    :raise LookupError: no such site.
+    """
+    site = db.session().get(Site, site_id)
+    if site is None:
+        raise LookupError(f"no site with id {site_id}")
+    site.settings = {**(site.settings or {}), "key_version": fresh_version(key_version(site))}
+    db.session().commit()
+    return site
+
+
 def update_site(site_id: int, name: str, domains: list[str]) -> Site:
     """Rename a site and replace its domains, checked as ``create_site`` checks them.
 
@@ -186,22 +239,14 @@ class HasSettings(Protocol):
     def settings(self) -> dict[str, Any]: ...
 
 
+VERSIONS = ("feed_version", "key_version")  # kept in the settings, never set by the owner
+
+
 def bar_settings(site: HasSettings) -> dict[str, Any]:
-    """The site's bar defaults, PRODUCT defaults filled in for what it did not choose."""
-    return {**BAR_DEFAULTS, **(site.settings or {})}
-
-
-def site_from_key(key: str | None, param: str = "site") -> Site:
-    """The site a signed key names; a Problem (400/404) when there is none."""
-    if not key:
-        raise Problem(400, "missing-site", "The site key is missing.", param)
-    site_id = signing.site_id_from_key(key)
-    if site_id is None:
-        raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
-    site = db.session().get(Site, site_id)
-    if site is None:
-        raise Problem(404, "unknown-site", "No site has this key.", param)
-    return site
+    """The site's bar defaults, PRODUCT defaults filled in for what it did not choose (without
+    the versions of its key and feed URLs, which are no setting)."""
+    own = site.settings or {}
+    return {**BAR_DEFAULTS, **{name: value for name, value in own.items() if name not in VERSIONS}}
 
 
 def sites_by_id() -> list[Site]:
@@ -225,13 +270,13 @@ def summary(site: Site) -> dict[str, Any]:
 
 def details(site: Site, server: str) -> dict[str, Any]:
     """A site as ``sites show`` shows it: key, domains, settings in force, snippet (no secret)."""
-    return {**summary(site), "key": signing.site_key(site.id), "settings": bar_settings(site),
+    return {**summary(site), "key": site_key(site), "settings": bar_settings(site),
             "snippet": snippet(site, server)}
 
 
 def snippet(site: Site, server: str) -> str:
     """The exact HTML a site owner pastes."""
-    key = signing.site_key(site.id)
+    key = site_key(site)
     return (
         "<div data-sharebar></div>\n"
         f'<script async src="{server}/static/sharebar.js" data-site="{key}"></script>'

@@ -298,12 +298,26 @@ def public_leaderboard(conn: Connection, query: StatsQuery) -> list[Row]:
 AGES = ("0", "1", "2-7", "8-30", "31+")  # whole days from the share to the click-back
 
 
+def age_dim(page_id: int) -> str:
+    """The ``daily_uniques`` dim of one page's long tail (values: the ``AGES``); the whole
+    site's is ``age``. One dim per page, so a page's tail is read straight off the
+    (site, dim, day) index, a handful of rows a day."""
+    return f"age:{page_id}"
+
+
 def long_tail(conn: Connection, query: StatsQuery) -> list[Row]:
-    """Click-backs of the period by days since their share (day 0, 1, 2-7, 8-30, later), for
-    the whole site: the ``age`` rows of ``daily_uniques`` (filters are not applied)."""
-    rows = conn.execute(
-        select(U.value, func.sum(U.clickbacks)).where(
-            U.site_id == query.site_id, U.day >= query.range.start, U.day <= query.range.end, U.dim == "age")
-        .group_by(U.value))
-    totals = {value: total for value, total in rows}
+    """Click-backs of the period by days since their share (day 0, 1, 2-7, 8-30, later): for
+    the whole site, or for the pages of a ``page==URL`` filter (other filters are not applied)."""
+    pages_wanted = [f for f in query.filters if f.prop == "page" and not f.negate]
+    if pages_wanted:
+        ids = conn.scalars(page_ids(query.site_id, pages_wanted[0].values))
+        dims = [age_dim(int(page_id)) for page_id in ids]
+    else:
+        dims = ["age"]
+    totals: dict[str, int] = {}
+    if dims:
+        totals = {value: total for value, total in conn.execute(
+            select(U.value, func.sum(U.clickbacks)).where(
+                U.site_id == query.site_id, U.dim.in_(dims), U.day >= query.range.start, U.day <= query.range.end)
+            .group_by(U.value))}
     return [{"age": age, "clickbacks": int(totals.get(age) or 0)} for age in AGES]

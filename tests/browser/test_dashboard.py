@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from conftest import Seeder, make_app, upsert
-from widget_server import accounts, db, signing, sites
-from widget_server.models import Site, daily_uniques
+from widget_server import accounts, db, sites
+from widget_server.models import Site, daily_uniques, refusals
 
 from .conftest import DESKTOP_UA, HostPages, poll, serve, wait_for
 
@@ -132,10 +132,14 @@ def seed_charts(dash: Dashboard, site_id: int) -> None:
         seed.rollup(day, "http://localhost/post/2", "wechat", shares=3, clickbacks=offset % 4, bot_shares=2)
         seed.rollup(day, "http://localhost/post/2", "wechat", referrer="weixin.qq.com", clickbacks=2)
         seed.rollup(day, "http://localhost/post/3", "", action="like", actions=5, action_shares=2)
-    with dash.app.app_context(), db.engine().begin() as conn:  # a long tail
+    post = seed.page("http://localhost/post/1")
+    with dash.app.app_context(), db.engine().begin() as conn:  # a long tail, site-wide and of one page
         for age, count in (("0", 300), ("1", 120), ("2-7", 90), ("8-30", 40), ("31+", 12)):
-            upsert(conn, daily_uniques, {"site_id": site_id, "day": today, "dim": "age", "value": age},
-                   {"clickbacks": count})
+            for dim in ("age", f"age:{post}"):
+                upsert(conn, daily_uniques, {"site_id": site_id, "day": today, "dim": dim, "value": age},
+                       {"clickbacks": count // (1 if dim == "age" else 3)})
+        for reason, count in (("repeat", 64), ("rate-limited", 9), ("foreign-domain", 4), ("bad-key", 2)):
+            upsert(conn, refusals, {"site_id": site_id, "day": today, "reason": reason}, {"count": count})
 
 
 def test_charts_numbers_on_focus(dash: Dashboard) -> None:
@@ -156,11 +160,19 @@ def test_charts_numbers_on_focus(dash: Dashboard) -> None:
 
 PAGES = ["/", "/sites/{id}/", "/sites/{id}/check", "/sites/{id}/charts", "/sites/{id}/members", "/sites/{id}/tokens",
          "/sites/{id}/feed", "/sites/{id}/secret", "/sites/{id}/delete", "/sites/new"]
+# The same pages in the states an owner also meets: one page's charts, a refused period, a
+# form with its errors beside the fields, the page after re-signing the key, an error page.
+STATES = {"charts-one-page": "/sites/{id}/charts?period=30&page=http://localhost/post/1",
+          "charts-bad-period": "/sites/{id}/charts?period=custom&start=2026-13-01&end=x",
+          "missing": "/sites/999999/"}
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core comes from npm ci (package.json); node_modules is not committed")
 @pytest.mark.parametrize("lang", ["en", "zh-CN"])
 def test_every_page_passes_axe_and_is_screenshot(dash: Dashboard, screenshots: Path, lang: str) -> None:
+    """Every page the dashboard serves by GET, in both languages (the dashboard has one
+    theme); the screenshots, in bench/out/, are for a person to look at."""
+    dash.app.config["SIGNUP"] = True
     with dash.app.app_context():
         site = sites.create_site("Screenshot site", ["localhost"])
         accounts.set_member(site.id, EMAIL, "owner")
@@ -170,23 +182,42 @@ def test_every_page_passes_axe_and_is_screenshot(dash: Dashboard, screenshots: P
         db.session().commit()
     seed_charts(dash, site.id)
     page = dash.visit(lang, bypass_csp=True)  # axe is injected as a script of the test's own
+    visited = {"/signin", "/signup"}
     check_page(page, f"{dash.origin}/dashboard/signin", screenshots / f"dashboard-{lang}-signin.png")
+    check_page(page, f"{dash.origin}/dashboard/signup", screenshots / f"dashboard-{lang}-signup.png")
     dash.sign_in(page)
     for path in PAGES:
         name = path.strip("/").replace("/", "-").replace("{id}", "site") or "sites"
         check_page(page, dash.origin + "/dashboard" + path.format(id=site.id),
                    screenshots / f"dashboard-{lang}-{name}.png")
+        visited.add(path.replace("{id}", "<int:site_id>").rstrip("/") or "/")
+    for name, path in STATES.items():
+        check_page(page, dash.origin + "/dashboard" + path.format(id=site.id),
+                   screenshots / f"dashboard-{lang}-{name}.png")
+    page.goto(f"{dash.origin}/dashboard/sites/new")
+    page.locator("form button.primary").click()  # nothing filled in
+    check_page(page, None, screenshots / f"dashboard-{lang}-new-site-errors.png")
+    page.goto(f"{dash.origin}/dashboard/sites/{site.id}/secret")
+    page.locator(f"form[action$='/sites/{site.id}/key'] button").click()
+    check_page(page, None, screenshots / f"dashboard-{lang}-key-re-signed.png")
+    assert page.locator("#snippet").is_visible()
+    served = {rule.rule.removeprefix("/dashboard").rstrip("/") or "/" for rule in dash.app.url_map.iter_rules()
+              if rule.endpoint.startswith("dashboard.") and "GET" in (rule.methods or ())
+              and rule.endpoint != "dashboard.static"}
+    assert served <= visited, f"pages without an axe run: {sorted(served - visited)}"
 
 
-def check_page(page: Any, url: str, shot: Path) -> None:
-    """No serious or critical axe-core violation on ``url``; its screenshot in ``shot``."""
-    page.goto(url)
+def check_page(page: Any, url: str | None, shot: Path) -> None:
+    """No serious or critical axe-core violation on ``url`` (None: the page shown now); its
+    screenshot in ``shot``."""
+    if url:
+        page.goto(url)
     page.wait_for_load_state("networkidle")
     page.add_script_tag(path=str(AXE))
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
                           ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
     bad = [v for v in found if v["impact"] in ("serious", "critical")]
-    assert bad == [], f"{url}: {json.dumps(bad, ensure_ascii=False)}"
+    assert bad == [], f"{page.url}: {json.dumps(bad, ensure_ascii=False)}"
     page.screenshot(path=str(shot), full_page=True)
 
 
@@ -194,7 +225,7 @@ def test_installation_check_turns_green_then_names_a_foreign_page(dash: Dashboar
     with dash.app.app_context():
         site = sites.create_site("Checked", ["localhost"])
         accounts.set_member(site.id, EMAIL, "owner")
-        key = signing.site_key(site.id)
+        key = sites.site_key(site)
     host = HostPages()
     host_server, host.port = serve(host.wsgi())
     try:

@@ -31,7 +31,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 from flask_login import LoginManager, current_user, logout_user
 
-from .. import accounts, db, limits, signing
+from .. import accounts, db, limits, sites
 from ..models import Site, User, utcnow
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", static_folder="static",
@@ -142,7 +142,7 @@ def template_helpers() -> dict[str, Any]:
     from .forms import ChooseLang, Confirm
     from .i18n import current_lang, gettext
 
-    return {"_": gettext, "lang": current_lang(), "site_key": signing.site_key,
+    return {"_": gettext, "lang": current_lang(), "site_key": sites.site_key,
             "reason_label": lambda reason: gettext(REASON_TEXT[reason]),
             "signout_form": Confirm(prefix="signout", formdata=None),
             "lang_form": ChooseLang(prefix="lang", formdata=None)}

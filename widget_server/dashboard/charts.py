@@ -90,7 +90,7 @@ def anchor(index: int, count: int) -> str:
 @dataclass
 class Bar:
     label: str
-    values: list[tuple[str, float, float]]  # (series label, value, length in px)
+    values: list[tuple[str, float, float, int]]  # (series label, value, length in px, series index)
     note: str  # a figure beside the bars, e.g. the lift
     y: float
 
@@ -108,18 +108,19 @@ class BarChart:
 def bar_chart(rows: Sequence[dict[str, Any]], label_key: str, series: Sequence[tuple[str, str]],
               note: str | None = None, labels: dict[str, str] | None = None) -> BarChart:
     """One group of horizontal bars per row, every series on one scale; ``note`` is the key
-    of a number written after the bars (lift, share rate)."""
+    of a number written after the bars (lift, share rate). A series whose value in a row is
+    None has no bar there (the filtered traffic: counted rows and kept-out rows)."""
     top = nice_max(max((float(row[name] or 0) for row in rows for name, _l in series), default=0))
     room = WIDTH - BAR_LABEL - 90
-    bars = []
-    for index, row in enumerate(rows):
+    bars, y = [], float(TOP)
+    for row in rows:
         raw = str(row[label_key] if row[label_key] not in (None, "") else "—")
-        values = [(label, float(row[name] or 0), round(room * float(row[name] or 0) / top, 1))
-                  for name, label in series]
+        values = [(label, float(row[name] or 0), round(room * float(row[name] or 0) / top, 1), index)
+                  for index, (name, label) in enumerate(series) if row.get(name, 0) is not None]
         figure = row.get(note) if note else None
-        bars.append(Bar((labels or {}).get(raw, raw), values, "" if figure is None else fmt(float(figure)),
-                        TOP + index * BAR_ROW * len(series)))
-    height = TOP * 2 + max(len(rows), 1) * BAR_ROW * len(series)
+        bars.append(Bar((labels or {}).get(raw, raw), values, "" if figure is None else fmt(float(figure)), y))
+        y += BAR_ROW * len(values)
+    height = round(max(y, TOP + BAR_ROW * len(series)) + TOP)
     return BarChart(list(series), bars, WIDTH, height)
 
 

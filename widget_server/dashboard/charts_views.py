@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from .. import db, platforms, refusals, stats
 from ..models import utcnow
 from ..query import DateRange, Filter, StatsQuery
-from . import bp, site_for
+from . import REASON_TEXT, bp, site_for
 from .charts import bar_chart, line_chart
 from .i18n import gettext as _
 
@@ -64,14 +64,21 @@ def figures(conn: Connection, site_id: int, choice: Choice) -> dict[str, Any]:
         "platforms": stats.breakdown(conn, ask(metrics=("shares", "clickbacks", "lift"), prop="platform", limit=20)),
         "pages": [] if choice.page else stats.leaderboard(
             conn, ask(metrics=("shares", "clickbacks", "lift"), prop="page", limit=10, order_by="shares")),
-        "long_tail": [] if choice.page else stats.long_tail(conn, ask()),
+        "long_tail": stats.long_tail(conn, ask()),
         "referrers": [row for row in stats.breakdown(
             conn, ask(metrics=("clickbacks",), prop="referrer", limit=11, order_by="clickbacks")) if row["referrer"]],
         "actions": [row for row in stats.breakdown(
             conn, ask(metrics=("actions", "action_shares", "share_rate"), prop="action", limit=21)) if row["action"]],
         "filtered": stats.aggregate(conn, ask(metrics=("shares", "clickbacks", "bot_shares", "bot_clickbacks"))),
-        "refused": refusals.counts(conn, site_id, choice.range.start, choice.range.end),
+        "refused": None if choice.page else ordered(refusals.counts(conn, site_id, choice.range.start,
+                                                                    choice.range.end)),
     }
+
+
+def ordered(counts: dict[str, int]) -> dict[str, int]:
+    """Repeats first, then rate-limited, then the other refusals: what an owner audits most."""
+    first = (refusals.REPEAT, "rate-limited")
+    return {reason: counts[reason] for reason in (*first, *(r for r in counts if r not in first))}
 
 
 def charts_of(found: dict[str, Any]) -> dict[str, Any]:
@@ -79,12 +86,8 @@ def charts_of(found: dict[str, Any]) -> dict[str, Any]:
     shares, clickbacks = _("Shares"), _("Click-backs")
     index = 2 if _("en") == "en" else 0
     names = {s.id: s.names[index] for s in platforms.SERVICES}
-    filtered = found["filtered"]
     tail = [{**row, "label": age_label(str(row["age"]))} for row in found["long_tail"]]
-    traffic = [
-        {"kind": _("Shares"), "kept": filtered["shares"], "bots": filtered["bot_shares"]},
-        {"kind": _("Click-backs"), "kept": filtered["clickbacks"], "bots": filtered["bot_clickbacks"]},
-    ]
+    traffic = filtered_rows(found["filtered"], found["refused"])
     return {
         "over_time": line_chart(found["over_time"], [("shares", shares), ("clickbacks", clickbacks)]),
         "platforms": bar_chart(found["platforms"], "platform", [("shares", shares), ("clickbacks", clickbacks)],
@@ -96,8 +99,24 @@ def charts_of(found: dict[str, Any]) -> dict[str, Any]:
         "referrers": bar_chart(found["referrers"][:10], "referrer", [("clickbacks", clickbacks)]),
         "actions": bar_chart(found["actions"], "action", [("actions", _("Actions")), ("action_shares", shares)],
                              note="share_rate"),
-        "filtered": bar_chart(traffic, "kind", [("kept", _("Counted")), ("bots", _("Bots"))]),
+        "filtered": bar_chart(traffic, "kind", [("counted", _("Counted")), ("kept_out", _("Kept out"))]),
+        "filtered_rows": traffic,
     }
+
+
+def filtered_rows(filtered: dict[str, Any], refused: dict[str, int] | None) -> list[dict[str, Any]]:
+    """What was counted beside what was kept out of the counts: bot shares and click-backs
+    (per page too), then, for the whole site only, repeats and refused beacons by reason
+    (``refused`` is None for one page: those are counted per site)."""
+    rows: list[dict[str, Any]] = [
+        {"kind": _("Shares"), "counted": filtered["shares"], "kept_out": None},
+        {"kind": _("Click-backs"), "counted": filtered["clickbacks"], "kept_out": None},
+        {"kind": _("Bot shares"), "counted": None, "kept_out": filtered["bot_shares"]},
+        {"kind": _("Bot click-backs"), "counted": None, "kept_out": filtered["bot_clickbacks"]},
+    ]
+    for reason, count in (refused or {}).items():
+        rows.append({"kind": _(REASON_TEXT[reason]), "counted": None, "kept_out": count})
+    return rows
 
 
 def age_label(age: str) -> str:

@@ -3,6 +3,8 @@ the values are checked by the same functions the CLI uses (``sites``, ``accounts
 ``tokens``), whose complaints are shown next to the field they concern."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -16,6 +18,18 @@ from wtforms import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import tokens
+from .i18n import gettext
+
+
+class Localised(FlaskForm):
+    """A form whose choices are labelled in the owner's language (the values stay as the
+    settings spell them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for field in self:
+            if isinstance(field, SelectField) and field.choices is not None:
+                field.choices = [(value, gettext(label)) for value, label in field.choices]
 
 
 class Confirm(FlaskForm):
@@ -36,16 +50,16 @@ class ChooseLang(FlaskForm):
     lang = SelectField("Language", choices=[("en", "English"), ("zh-CN", "简体中文")])
 
 
-class SiteSettings(FlaskForm):
+class SiteSettings(Localised):
     """Everything about a site but its services (a reorderable list read from the request)."""
 
     name = StringField("Name")
     domains = TextAreaField("Domains")
-    theme = SelectField("Theme", choices=[("auto", "auto"), ("light", "light"), ("dark", "dark")])
-    size = SelectField("Size", choices=[("small", "small"), ("medium", "medium"), ("large", "large")])
-    layout = SelectField("Layout", choices=[("inline", "inline"), ("float", "float")])
-    lang = SelectField("Language of the bar", choices=[("", "page"), ("zh-CN", "简体中文"), ("zh-TW", "繁體中文"),
-                                                      ("en", "English")])
+    theme = SelectField("Theme", choices=[("auto", "Automatic"), ("light", "Light"), ("dark", "Dark")])
+    size = SelectField("Size", choices=[("small", "Small"), ("medium", "Medium"), ("large", "Large")])
+    layout = SelectField("Layout", choices=[("inline", "Inline"), ("float", "Floating")])
+    lang = SelectField("Language of the bar", choices=[("", "The page's language"), ("zh-CN", "简体中文"),
+                                                      ("zh-TW", "繁體中文"), ("en", "English")])
     via = StringField("Via account")
     hashtags = StringField("Hashtags")
     verbs = StringField("Own verbs")
@@ -63,13 +77,13 @@ class NewSite(FlaskForm):
     domains = TextAreaField("Domains")
 
 
-class AddMember(FlaskForm):
+class AddMember(Localised):
     email = EmailField("Email")
-    role = SelectField("Role", choices=[("viewer", "viewer"), ("owner", "owner")])
+    role = SelectField("Role", choices=[("viewer", "Viewer"), ("owner", "Owner")])
 
 
-class NewToken(FlaskForm):
+class NewToken(Localised):
     name = StringField("Name")
     scopes = SelectMultipleField("Scopes", choices=[(s, s) for s in tokens.SCOPES], default=["stats:read"],
                                  option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
-    expires = SelectField("Expires", choices=[("30d", "30d"), ("90d", "90d"), ("1y", "1y")], default="90d")
+    expires = SelectField("Expires", choices=[("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year")], default="90d")

@@ -6,7 +6,7 @@ from flask import abort, redirect, render_template, request, url_for
 from markupsafe import escape
 from werkzeug.wrappers import Response
 
-from .. import accounts, platforms, refusals, signing, sites
+from .. import accounts, platforms, refusals, sites
 from ..models import Site, utcnow
 from . import bp, signed_in, site_for
 from .forms import AddMember, Confirm, NewSite, SiteSettings
@@ -144,13 +144,26 @@ def remove_member(site_id: int, raw_user: str) -> int:
 
 @bp.route("/sites/<int:site_id>/secret", methods=["GET", "POST"])
 def rotate_secret(site_id: int) -> Page:
+    """The site key and secret, what replacing each breaks, and replacing the secret."""
+    return key_page(site_id, "secret")
+
+
+@bp.post("/sites/<int:site_id>/key")
+def resign_key(site_id: int) -> Page:
+    """Re-sign the site key (the other confirm button of the key and secret page)."""
+    return key_page(site_id, "key")
+
+
+REPLACE = {"secret": sites.rotate_secret, "key": sites.resign_key}
+
+
+def key_page(site_id: int, what: str) -> tuple[str, int]:
     site, _role = site_for(site_id, "owner")
-    form, rotated = Confirm(), False
+    form, done = Confirm(), ""
     if form.validate_on_submit():
-        site = sites.rotate_secret(site.id)
-        rotated = True
-    return render_template("dashboard/secret.html", site=site, form=form, rotated=rotated,
-                           key=signing.site_key(site.id)), 400 if form.errors else 200
+        site, done = REPLACE[what](site.id), what
+    return render_template("dashboard/secret.html", site=site, form=form, done=done,
+                           snippet=snippet_of(site)), 400 if form.errors else 200
 
 
 @bp.route("/sites/<int:site_id>/delete", methods=["GET", "POST"])
