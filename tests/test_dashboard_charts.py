@@ -199,8 +199,6 @@ def test_a_click_back_is_counted_in_its_age_bucket(app: Flask, beacon: BeaconSen
     assert ages == [("0", 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="counting.count_clickback does not yet add the page's age dim "
-                   "('age:<page id>', bucket), which the per-page long tail reads")
 def test_a_click_back_is_counted_in_its_pages_age_bucket(app: Flask, beacon: BeaconSender) -> None:
     code = beacon.share()
     assert beacon.clickback(code).status_code == 204

@@ -227,7 +227,7 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
         parts.append(("clickback", row.code, row.visitor))
         age = max(0, int((utc(row.created_at) - share.created_at).total_seconds()))
         dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
-                ("action", ""), ("age", age_bucket(age))]
+                ("action", ""), ("age", age_bucket(age)), (f"age:{share.page_id}", age_bucket(age))]
         parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
         return [mark_of(*p) for p in parts]
     page = batch.pages[(row.site_id, url_hash(row.url))]
@@ -296,7 +296,7 @@ def count_clickback(batch: Batch, row: Row[Any]) -> None:
     day, referrer = created.date(), row.referrer or ""
     age = max(0, int((created - share.created_at).total_seconds()))
     dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service), ("referrer", referrer),
-            ("action", ""), ("age", age_bucket(age))]
+            ("action", ""), ("age", age_bucket(age)), (f"age:{share.page_id}", age_bucket(age))]
     if row.bot:
         status = "bot"
         batch.bump(site, day, share.page_id, share.service, referrer, "", dims, ["bot_clickbacks"])
