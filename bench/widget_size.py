@@ -1,7 +1,8 @@
 """What a page pays for a default share bar before anyone clicks, beside shareon 2.8.1.
 
 Serves the real app (SQLite, a site registered for ``localhost``) and host pages on another
-origin: one carrying the snippet and one default bar (the site's 8 services), one the same
+origin, all in a child process of their own (so that the browser's driver in this one never
+keeps them from answering): one carrying the snippet and one default bar (the site's 8 services), one the same
 with counts on, and, when ``npm pack shareon@2.8.1`` works, one with shareon's 8 buttons
 (its stylesheet in <head>, its script ``defer init``, as its README says), its files served
 gzipped from a third origin as a CDN would. shareon is fetched into a temporary directory
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
+import multiprocessing
 import secrets
 import statistics
 import subprocess
@@ -82,9 +84,10 @@ def page(head: str, body: str) -> str:
 
 def start(folder: Path, shareon: Path | None) -> tuple[dict[str, str], dict[str, str]]:
     """Start the widget server, shareon's stand-in CDN and the host pages; by page name,
-    the origin whose requests count and the page's URL."""
+    the origin whose requests count and the page's URL. The aggregator does not run: no page
+    here shares anything, and its thread would only compete with the answers measured."""
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "INSTANCE_PATH": str(folder),
-                      "SECRET_KEYS": secrets.token_urlsafe(48)})
+                      "SECRET_KEYS": secrets.token_urlsafe(48), "AGGREGATE_IN_SERVER": False})
     with app.app_context():
         db.upgrade()
         key = signing.site_key(sites.create_site("Bench", ["localhost"]).id)
@@ -106,6 +109,16 @@ def start(folder: Path, shareon: Path | None) -> tuple[dict[str, str], dict[str,
                                                                status=200 if name in pages else 404))
     origin = f"http://localhost:{serve(host)}"
     return origins, {name: f"{origin}/{name}" for name in pages}
+
+
+def serve_all(folder: Path, shareon: Path | None, started: Any) -> None:
+    """The child process: starts everything, hands back what :func:`start` returns, serves
+    until the parent ends it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    pages = start(folder, shareon)
+    logging.getLogger("widget_server.requests").setLevel(logging.WARNING)  # no line per request
+    started.put(pages)
+    threading.Event().wait()
 
 
 def cdn_app(folder: Path) -> Flask:
@@ -161,21 +174,35 @@ def summary(name: str, results: list[dict[str, float]]) -> dict[str, float]:
     return median
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=15)
-    runs = parser.parse_args().runs
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        shareon, why = fetch_shareon(Path(folder))
-        origins, urls = start(Path(folder), shareon)
+def run(urls: dict[str, str], origins: dict[str, str], runs: int) -> dict[str, list[dict[str, float]]]:
+    """Each page loaded ``runs`` times, interleaved, so that a busy moment hits every page alike."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
-        for _ in range(runs):  # interleaved, so that a busy moment hits every page alike
+        for _ in range(runs):
             for name, url in urls.items():
                 script = "shareon.iife.js" if name == "shareon" else "sharebar.js"
                 results[name].append(measure(browser, url, origins[name], script))
         browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    with tempfile.TemporaryDirectory() as folder:
+        shareon, why = fetch_shareon(Path(folder))
+        context = multiprocessing.get_context("spawn")
+        started = context.Queue()
+        servers = context.Process(target=serve_all, args=(Path(folder), shareon, started), daemon=True)
+        servers.start()
+        try:
+            origins, urls = started.get(timeout=60)
+            results = run(urls, origins, runs)
+        finally:
+            servers.terminate()
+            servers.join()
     print(f"runs={runs}")
     ours = summary("sharebar, default bar, counts off", results["default"])
     counted = summary("sharebar, default bar, counts on", results["counts"])

@@ -23,7 +23,9 @@
   // Beacon retries: after 1, 2, 4, 8 and 16 s (or what Retry-After says, up to a minute).
   const RETRIES = 5, FIRST_WAIT = 1000, LONGEST_WAIT = 60000;
 
-  sharebar._share(({ h, label, shareUrl, opts, load, config, pageUrl, filterQuery, SERVICES, BASE, SITE, PARAM, T: BAR }) => {
+  sharebar._share(({
+    h, label, shareUrl, opts, load, config, pageUrl, filterQuery, refused, SERVICES, BASE, SITE, PARAM, T: BAR,
+  }) => {
     const said = new WeakMap();  // a bar's live region -> its status function
     const pending = new Map();   // beacon body -> its retry timer, until stored or refused
 
@@ -139,7 +141,8 @@
     function attempt(body, tries) {
       pending.delete(body);
       fetch(BASE + 'v1/events', { method: 'POST', body, keepalive: true, credentials: 'omit' }).then(
-        r => r.status >= 500 || r.status === 429 ? later(body, tries, r.headers.get('Retry-After')) : null,
+        r => r.status >= 500 || r.status === 429 ? later(body, tries, r.headers.get('Retry-After')) :
+          r.ok || r.json().then(refused, () => {}),  // named in the console when the owner can fix it
         () => later(body, tries, null));
     }
 

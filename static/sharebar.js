@@ -66,26 +66,27 @@
     return s;
   }
 
+  // The warning for a refusal of the config or of a beacon (p: the server's problem
+  // document) when its reason is the owner's to fix: the page is not on the site's domains,
+  // or the snippet's key is not the site's. The detail says what to do. '' for any other.
+  function refusal(p) {
+    const code = /(foreign-domain|foreign-origin|invalid-site-key|unknown-site)$/.exec(p && p.type);
+    return code ? `${p.detail} (${code[1]})` : '';
+  }
+
   if (typeof module === 'object' && module.exports) {
-    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt };
+    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt, refusal };
     return;
   }
 
-  /* The browser. The stylesheet first, so it loads while the rest runs. */
+  /* The browser. The stylesheet and the site's config are asked for first, together: the bar
+     is drawn when both are in, and nothing else the script does is worth waiting for. */
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
-  const css = document.createElement('link');
-  css.rel = 'stylesheet';
-  css.href = BASE + 'static/sharebar.css';
-  document.head.append(css);
-  // A bar stays hidden until its stylesheet is in (or failed: unstyled, it still works).
-  let cssReady = false;
-  css.onload = css.onerror = () => {
-    cssReady = true;
-    for (const d of bars.values()) if (d.bar) d.bar.hidden = false;
-  };
+  const sheets = {};  // stylesheet name -> loaded (or failed: unstyled, a bar still works)
+  sheet('sharebar');
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
@@ -98,6 +99,13 @@
   const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
+  const SITE = me.dataset.site || '';
+  const enc = encodeURIComponent;
+  const configUrl = pageUrl();
+  const warned = new Set();  // the kinds of warning given
+  const configJson = SITE ?
+    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}`) :
+    Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
   // Every string in the languages' order above; % is a name or number.
   const T = {
@@ -107,8 +115,6 @@
     via: ['通过%分享', '透過%分享', 'Share via %'],
     newWin: ['（在新窗口中打开）', '（在新視窗中開啟）', ' (opens in a new window)'],
   };
-  const SITE = me.dataset.site || '';
-  const enc = encodeURIComponent;
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
   //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
@@ -119,14 +125,40 @@
   let configured = false;  // /v1/config answered or failed
   let everything = null;   // promise of the whole registry (sharebar-services.js)
   let haveEverything = false;  // ... loaded (or failed: then what is known is all there is)
-  let warned = false;
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
 
-  // One warning per page, whatever goes wrong: enough to notice, never a flood.
-  function warn(what) {
-    if (!warned) console.warn('Sharebar: ' + what);
-    warned = true;
+  // One warning per page for whatever the bar could not draw, and one for a refusal by the
+  // server (kind 'refused'): enough to notice, never a flood.
+  function warn(what, kind = 'bar') {
+    if (what && !warned.has(kind)) console.warn('Sharebar: ' + what);
+    if (what) warned.add(kind);
+  }
+
+  // A refusal of the config or of a beacon (its problem document), when the owner can fix it.
+  function refused(p) {
+    warn(refusal(p), 'refused');
+  }
+
+  // The stylesheet static/<name>.css, added once; true once it has loaded (or failed). Bars
+  // are hidden until their stylesheets are in: float bars need sharebar-float.css as well,
+  // which inline bars (most pages) never fetch.
+  function sheet(name) {
+    if (!(name in sheets)) {
+      sheets[name] = false;
+      const link = h('link', { rel: 'stylesheet', href: `${BASE}static/${name}.css` });
+      link.onload = link.onerror = () => {
+        sheets[name] = true;
+        for (const d of bars.values()) if (d.bar) d.bar.hidden = !styled(d.st);
+      };
+      document.head.append(link);
+    }
+    return sheets[name];
+  }
+
+  function styled(st) {
+    const float = st.layout !== 'float' || sheet('sharebar-float');  // asked for at once
+    return sheet('sharebar') && float;
   }
 
   // Elements from a tag, attributes (false and null ones left out) and children (text is
@@ -287,7 +319,7 @@
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
       class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout} sb-${st.small}`, role: 'group',
-      'aria-label': T.share[L], lang: LANGS[L], hidden: !cssReady,
+      'aria-label': T.share[L], lang: LANGS[L], hidden: !styled(st),
     }, ...st.services.map(id => control(id, L, o)), live);
     const ctx = { L, theme: st.theme, live };
     const onEvent = e => {
@@ -333,30 +365,32 @@
 
   /* Config and counts: the only requests before a click. */
 
+  // The JSON answer, or null; a refusal the owner can fix is named in the console.
   function get(path) {
     return fetch(BASE + 'v1/' + path, { credentials: 'omit' })
-      .then(r => r.ok ? r.json() : null).catch(() => null);
+      .then(r => r.ok ? r.json() : r.json().then(refused, () => {}).then(() => null))
+      .catch(() => null);
   }
 
-  // The config names the site's services in the language the site chose, else the page's.
+  // The config (asked for at the start) names the site's services in the language the site
+  // chose, else the page's.
   function loadConfig() {
-    const url = pageUrl(), L = lang(document.documentElement.lang);
-    const done = json => {
+    const url = configUrl;
+    configJson.then(json => {
+      if (json && json.refused) refused(json.refused);
       if (json && json.site) {
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
         for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
         // It carries this page's counts when the site shows counts.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
-      } else if (SITE) {
+      } else if (SITE && !warned.has('refused')) {
         warn('the site config did not load; drawing the default bar');
       }
       configured = true;
       configDone(site);
       reconcile();
       if (site && site.address_bar) clicks();
-    };
-    if (!SITE) return done();
-    get(`config?site=${enc(SITE)}&url=${enc(url)}&lang=${LANGS[L]}`).then(done);
+    });
   }
 
   // Once the config is known: draws the waiting bars, redraws those it changes.
@@ -395,7 +429,7 @@
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, label, shareUrl, opts, langIndex, lang, render, bars, get, send, config, load, warn,
+        h, label, shareUrl, opts, langIndex, lang, render, bars, get, send, config, load, warn, refused,
         pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });

@@ -102,6 +102,11 @@ def test_config_for_a_foreign_page_still_has_the_settings(app: Flask, client: Fl
     assert response.status_code == 200
     assert response.get_json()["site"]["services"] == ["douban", "copy"]
     assert response.get_json()["counts"] is None
+    # What its beacons will meet, for the widget's console: the reason and what to do.
+    refused = response.get_json()["refused"]
+    assert refused["type"].endswith("/foreign-domain") and "add elsewhere.org to them" in refused["detail"]
+    on_the_site = client.get("/v1/config", query_string={"site": site.key, "url": "https://example.com/a"})
+    assert "refused" not in on_the_site.get_json()
 
 
 def test_counts_of_an_unshared_page_are_zero(client: FlaskClient, site: Registered) -> None:
