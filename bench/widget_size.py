@@ -15,6 +15,8 @@ Chromium, alternating, each time in a fresh context (cold cache), and the script
   bar's controls being in the document (shareon: its links having their share URLs);
 * visible-at ms: from navigation start to the first animation frame in which the bar is
   drawn and styled (ours: shown, its tiles 32 px; shareon: its buttons on their brand colour);
+* where the time goes (resource timing): when the script arrived, the config was asked for,
+  the stylesheets and the config arrived, the controls were in the page, the bar visible;
 * the baseline in the same run, shareon's figures, and the ratio of the visible-at medians.
 
 Run: ``python bench/widget_size.py [--runs 15]`` (needs Chromium at /usr/bin/chromium and,
@@ -158,19 +160,31 @@ def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float
     tab.wait_for_function("window.__rendered !== undefined && window.__visible !== undefined")
     tab.wait_for_load_state("networkidle")
     entries = tab.evaluate("""() => performance.getEntriesByType('resource').map(e => ({
-        name: e.name, encoded: e.encodedBodySize, end: e.responseEnd}))""")
+        name: e.name, encoded: e.encodedBodySize, start: e.startTime, end: e.responseEnd}))""")
     rendered, visible = tab.evaluate("[window.__rendered, window.__visible]")
     context.close()
     ours = [e for e in entries if e["name"].startswith(origin)]
     loaded = next(e for e in ours if e["name"].split("?")[0].endswith(script))
-    return {"gzip_bytes": sum(e["encoded"] for e in ours), "requests": len(ours),
-            "render_ms": rendered - loaded["end"], "visible_ms": visible}
+    found = {"gzip_bytes": sum(e["encoded"] for e in ours), "requests": len(ours),
+             "render_ms": rendered - loaded["end"], "visible_ms": visible,
+             # where the time goes, from navigation start
+             "script_in": loaded["end"], "controls_at": rendered}
+    for e in ours:
+        if "/v1/config" in e["name"]:
+            found["config_asked"], found["config_in"] = e["start"], e["end"]
+        elif e["name"].endswith(".css"):
+            found["css_in"] = max(e["end"], found.get("css_in", 0))
+    return found
 
 
 def summary(name: str, results: list[dict[str, float]]) -> dict[str, float]:
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(f"{name}: {median['gzip_bytes']:.0f} gzip bytes in {median['requests']:.0f} requests; "
           f"render median {median['render_ms']:.1f} ms; visible-at median {median['visible_ms']:.1f} ms")
+    steps = [("script in", "script_in"), ("config asked", "config_asked"), ("stylesheet in", "css_in"),
+             ("config in", "config_in"), ("controls in the page", "controls_at"), ("visible", "visible_ms")]
+    print("  medians, ms from navigation start: " +
+          ", ".join(f"{label} {median[key]:.0f}" for label, key in steps if key in median))
     return median
 
 

@@ -1,8 +1,8 @@
-/* Sharebar's whole service registry, every name in all three languages: loaded by sharebar.js
- * only for a bar that names services, or speaks a language, that the site's config did not
- * bring (or when the config failed to load). The server injects the registry
- * (platforms.registry()) in place of the marker below; the file hands it over through
- * Sharebar._services.
+/* Sharebar's whole service registry and the bar's own words, every name in all three
+ * languages ({services, t}): loaded by sharebar.js only for a bar that names services, or
+ * speaks a language, that the site's config did not bring (or when the config failed to
+ * load). The server injects them (assets.services_config()) in place of the marker below;
+ * the file hands them over through Sharebar._services.
  */
 (() => {
   'use strict';

@@ -107,14 +107,10 @@
     get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}`) :
     Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
-  // Every string in the languages' order above; % is a name or number.
-  const T = {
-    share: ['分享', '分享', 'Share'],
-    shares: ['分享', '分享', 'Shares'],
-    on: ['分享到%', '分享到%', 'Share on %'],
-    via: ['通过%分享', '透過%分享', 'Share via %'],
-    newWin: ['（在新窗口中打开）', '（在新視窗中開啟）', ' (opens in a new window)'],
-  };
+  // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
+  // its language's, the whole registry all of them: known in a language when the services'
+  // names are.
+  const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
   //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
@@ -226,14 +222,14 @@
   }
 
   function t(key, L, x) {
-    return T[key][L].replace('%', x);
+    return ((T[key] || [])[L] || '').replace('%', x);
   }
 
   // The accessible name, also the tooltip: "分享到微博（在新窗口中打开）".
   function label(id, L) {
     const k = SERVICES[id].k, name = nameOf(id, L);
     if (k === 'link') return t('via', L, name);
-    if (k === 'popup') return t('on', L, name) + T.newWin[L];
+    if (k === 'popup') return t('on', L, name) + t('newWin', L);
     if (k === 'qr' || k === 'fediverse') return t('on', L, name);
     return name;  // copy, print, native: the name says it all
   }
@@ -295,7 +291,9 @@
   // the config brought (or when the config failed).
   function loadEverything() {
     everything = everything || load('services').then(all => {
-      for (const id in all) SERVICES[id] = all[id];
+      Object.assign(SERVICES, all.services);
+      // Into the same arrays: modules hold copies of T, not of its arrays.
+      for (const k in all.t) T[k] = Object.assign(T[k] || [], all.t[k]);
     }, () => warn('the service list did not load')).then(() => { haveEverything = true; });
     return everything;
   }
@@ -319,7 +317,7 @@
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
       class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout} sb-${st.small}`, role: 'group',
-      'aria-label': T.share[L], lang: LANGS[L], hidden: !styled(st),
+      'aria-label': t('share', L), lang: LANGS[L], hidden: !styled(st),
     }, ...st.services.map(id => control(id, L, o)), live);
     const ctx = { L, theme: st.theme, live };
     const onEvent = e => {
@@ -344,8 +342,8 @@
 
   // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
   function collapser(L) {
-    const b = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: T.share[L] },
-      h('span', { class: 'sb-vh' }, T.share[L]));
+    const b = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
+      h('span', { class: 'sb-vh' }, t('share', L)));
     b.addEventListener('click', () => {
       const open = b.getAttribute('aria-expanded') !== 'true';
       b.setAttribute('aria-expanded', open);
@@ -381,6 +379,7 @@
       if (json && json.site) {
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
         for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
+        for (const k in json.t) (T[k] = T[k] || [])[json.lang] = json.t[k];
         // It carries this page's counts when the site shows counts.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE && !warned.has('refused')) {
@@ -407,7 +406,7 @@
     countsOf[url] = countsOf[url] || get(`counts?site=${enc(SITE)}&url=${enc(url)}`);
     countsOf[url].then(c => {
       if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
-      d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, T.shares[L])));
+      d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, t('shares', L))));
       for (const b of d.bar.querySelectorAll('[data-service]')) {
         const n = (c.services || {})[b.dataset.service];
         // After the label, so the name reads "Share on Weibo (opens in a new window) 12".

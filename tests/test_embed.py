@@ -13,7 +13,7 @@ from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from conftest import BeaconSender, Registered, make_app, register
-from widget_server import db, embed, platforms, sites
+from widget_server import assets, db, embed, platforms, sites
 from widget_server.assets import static_dir
 from widget_server.models import Site
 
@@ -30,6 +30,7 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     everything = client.get("/static/sharebar-services.js").get_data(as_text=True)
     for service in platforms.SERVICE_IDS:
         assert f'"{service}":{{"k":' in everything
+    assert '"share":["分享","分享","Share"]' in everything and "Share on %" not in plain.get_data(as_text=True)
     zipped = client.get("/static/sharebar.js", headers={"Accept-Encoding": "gzip, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.data) == plain.data
@@ -79,6 +80,7 @@ def test_config_carries_the_sites_services_in_one_language(app: Flask, client: F
     assert body["lang"] == expected and set(body["services"]) == {"douban", "copy"}
     assert body["services"]["douban"]["n"] == platforms.registry()["douban"]["n"][expected]
     assert body["activity"] is False and body["float_mobile"] == "reserve"
+    assert body["t"]["share"] == assets.STRINGS["share"][expected]  # the bar's words too, in that language
 
 
 def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: FlaskClient,
