@@ -4,10 +4,13 @@
  * parameters) in place of the marker below, then minifies. It works under a strict CSP
  * because it never writes style attributes or inline <style>: the look comes from
  * sharebar.css, brand colours through CSSOM. Only what the bar draws travels: this file
- * carries behaviour; /v1/config carries the site's services (templates, one language's
- * names, brand marks); a bar that names other services, or another language, loads the
- * whole registry (sharebar-services.js) once. What a click does is in sharebar-share.js,
- * loaded when a reader reaches for a bar. It sets no cookie and stores nothing unless asked.
+ * draws bars (and their counts) from /v1/config, which carries the site's services
+ * (templates, one language's names, brand marks); a bar that names other services, or
+ * another language, loads the whole registry (sharebar-services.js) once. Everything else
+ * is in sharebar-share.js, loaded when a reader reaches for a bar, when the page uses the
+ * rest of the JavaScript API, or when the server refuses something: what a click does,
+ * beacons, the console warning for a refusal. It sets no cookie and stores nothing unless
+ * asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
  * a browser API; in a browser the file runs as it is.
@@ -66,16 +69,8 @@
     return s;
   }
 
-  // The warning for a refusal of the config or of a beacon (p: the server's problem
-  // document) when its reason is the owner's to fix: the page is not on the site's domains,
-  // or the snippet's key is not the site's. The detail says what to do. '' for any other.
-  function refusal(p) {
-    const code = /(foreign-domain|foreign-origin|invalid-site-key|unknown-site)$/.exec(p && p.type);
-    return code ? `${p.detail} (${code[1]})` : '';
-  }
-
   if (typeof module === 'object' && module.exports) {
-    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt, refusal };
+    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt };
     return;
   }
 
@@ -103,8 +98,10 @@
   const enc = encodeURIComponent;
   const configUrl = pageUrl();
   const warned = new Set();  // the kinds of warning given
+  let named;  // a promise: whether a refusal of the config was named in the console
   const configJson = SITE ?
-    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}`) :
+    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}`,
+      p => { named = refused(p); }) :
     Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
@@ -123,6 +120,7 @@
   let haveEverything = false;  // ... loaded (or failed: then what is known is all there is)
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
+  let clicker = null;      // the share module's functions, once loaded
 
   // One warning per page for whatever the bar could not draw, and one for a refusal by the
   // server (kind 'refused'): enough to notice, never a flood.
@@ -131,9 +129,10 @@
     if (what) warned.add(kind);
   }
 
-  // A refusal of the config or of a beacon (its problem document), when the owner can fix it.
+  // A refusal of the config (the server's problem document): the share module names it in
+  // the console when the owner can fix it. A promise of whether it did.
   function refused(p) {
-    warn(refusal(p), 'refused');
+    return clicks().then(m => m.refused(p), () => false);
   }
 
   // The stylesheet static/<name>.css, added once; true once it has loaded (or failed). Bars
@@ -320,36 +319,28 @@
       'aria-label': t('share', L), lang: LANGS[L], hidden: !styled(st),
     }, ...st.services.map(id => control(id, L, o)), live);
     const ctx = { L, theme: st.theme, live };
+    // Touch, focus and click go to the share module (sharebar-share.js), loaded by the first.
     const onEvent = e => {
       const b = e.target.closest('[data-service]');
       if (!b) return;
-      // Links made fresh on touch and focus too, for middle-click and "copy link address".
-      if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
-      if (e.type !== 'click') return clicks();
       // Ready on pointerdown or focus nearly always; else the click waits for it (a mail or
       // SMS link is followed by the browser all the same).
-      if (!share.ready && SERVICES[b.dataset.service].k !== 'link' && !(e.ctrlKey || e.metaKey || e.shiftKey)) {
-        e.preventDefault();
-      }
-      share(b.dataset.service, host.dataset, { ...ctx, e, b });
+      if (e.type === 'click' && !clicker && SERVICES[b.dataset.service].k !== 'link' &&
+        !(e.ctrlKey || e.metaKey || e.shiftKey)) e.preventDefault();
+      const on = m => m.on(e, b, host, ctx);
+      clicker ? on(clicker) : clicks().then(on, () => {});
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
-    if (st.layout === 'float' && st.small === 'collapse') bar.prepend(collapser(L));
+    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
+    if (st.layout === 'float' && st.small === 'collapse') {
+      const fold = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
+        h('span', { class: 'sb-vh' }, t('share', L)));
+      fold.onclick = () => fold.setAttribute('aria-expanded', !bar.classList.toggle('sb-folded'));
+      bar.prepend(fold);
+    }
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
     if (st.counts) showCounts(host);
-  }
-
-  // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
-  function collapser(L) {
-    const b = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
-      h('span', { class: 'sb-vh' }, t('share', L)));
-    b.addEventListener('click', () => {
-      const open = b.getAttribute('aria-expanded') !== 'true';
-      b.setAttribute('aria-expanded', open);
-      b.parentNode.classList.toggle('sb-folded', !open);
-    });
-    return b;
   }
 
   // Draws the bars not drawn yet: at start, and whenever the page adds elements. Pages with
@@ -363,10 +354,10 @@
 
   /* Config and counts: the only requests before a click. */
 
-  // The JSON answer, or null; a refusal the owner can fix is named in the console.
-  function get(path) {
+  // The JSON answer, or null; a refusal (its problem document) goes to problem.
+  function get(path, problem = () => {}) {
     return fetch(BASE + 'v1/' + path, { credentials: 'omit' })
-      .then(r => r.ok ? r.json() : r.json().then(refused, () => {}).then(() => null))
+      .then(r => r.ok ? r.json() : r.json().then(problem, () => {}).then(() => null))
       .catch(() => null);
   }
 
@@ -375,15 +366,15 @@
   function loadConfig() {
     const url = configUrl;
     configJson.then(json => {
-      if (json && json.refused) refused(json.refused);
+      if (json && json.refused) named = refused(json.refused);
       if (json && json.site) {
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
         for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
         for (const k in json.t) (T[k] = T[k] || [])[json.lang] = json.t[k];
         // It carries this page's counts when the site shows counts.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
-      } else if (SITE && !warned.has('refused')) {
-        warn('the site config did not load; drawing the default bar');
+      } else if (SITE) {
+        Promise.resolve(named).then(n => n || warn('the site config did not load; drawing the default bar'));
       }
       configured = true;
       configDone(site);
@@ -428,8 +419,9 @@
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, label, shareUrl, opts, langIndex, lang, render, bars, get, send, config, load, warn, refused,
-        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, ...extra,
+        h, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, get, config, load, warn, loadEverything,
+        send: event => api.track(event),
+        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site, ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {
@@ -441,24 +433,9 @@
     });
   }
 
-  // What a click does (sharebar-share.js), started early by pointerdown and focus.
+  // The share module (sharebar-share.js), started early by pointerdown and focus.
   function clicks() {
-    return load('share').then(m => (share.ready = true, m));
-  }
-
-  // A service no bar on the page shows, or not in language L (Sharebar.share, shareUrl),
-  // needs the whole registry first.
-  function known(id, L) {
-    const ready = L === undefined ? !!SERVICES[id] : nameOf(id, L) !== undefined;
-    return ready ? Promise.resolve() : loadEverything();
-  }
-
-  function share(id, d, ctx) {
-    return known(id, ctx.L).then(clicks).then(m => m.share(id, d, ctx), () => {});
-  }
-
-  function send(event) {
-    clicks().then(m => m.send(event), () => {});
+    return load('share').then(m => clicker = m);
   }
 
   // Calls the actions module's fn; quietly nothing should it fail to load.
@@ -466,27 +443,27 @@
     load('actions').then(m => m[fn](...args), () => {});
   }
 
-  /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). */
+  /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). All but
+     render are the share module's, loaded at their first use. */
 
   function api(method, ...args) {
     if (typeof api[method] !== 'function') throw new TypeError(`Sharebar: no method "${method}"`);
     return api[method](...args);
   }
   api.render = host => host ? (bars.delete(host), render(host)) : scan();
-  // A promise of the URL: the service may have to be loaded first.
-  api.shareUrl = (id, o) => known(id).then(() => shareUrl(id, opts(o || {})));
-  api.share = (id, o = {}) => share(id, o, {
-    L: lang(o.lang || site && site.lang || document.documentElement.lang),
-    theme: site && site.theme || 'auto',
-  });
-  api.track = send;
-  // Like-and-share from script: {url, title, actor, share}; never throws into the page.
-  api.action = (verb, o) => { actions('action', verb, o); };
+  for (const m of ['shareUrl', 'share', 'track', 'action']) {
+    // shareUrl and share: a promise (of the URL); track and action: nothing, and never throw.
+    api[m] = (...args) => {
+      const p = clicks().then(x => x.api[m](...args));
+      if (m[0] === 's') return p;
+      p.catch(() => {});
+    };
+  }
 
   const queue = window.Sharebar && window.Sharebar.q || [];
   window.Sharebar = api;
   // A shared link followed: its code is taken out of the address and reported.
-  if (new URLSearchParams(location.search).has(CONFIG.param)) clicks();
+  if (new URLSearchParams(location.search).has(CONFIG.param)) clicks().catch(() => {});
   scan();
   loadConfig();  // also with no bar on the page: it says whether to tag the address
   new MutationObserver(records => {
