@@ -4,12 +4,12 @@
  * parameters) in place of the marker below, then minifies. It works under a strict CSP
  * because it never writes style attributes or inline <style>: the look comes from
  * sharebar.css, brand colours through CSSOM. Only what the bar draws travels: this file
- * draws bars (and their counts) from /v1/config, which carries the site's services
- * (templates, one language's names, brand marks); a bar that names other services, or
- * another language, loads the whole registry (sharebar-services.js) once. Everything else
- * is in sharebar-share.js, loaded when a reader reaches for a bar, when the page uses the
- * rest of the JavaScript API, or when the server refuses something: what a click does,
- * beacons, the console warning for a refusal. It sets no cookie and stores nothing unless
+ * only draws bars from /v1/config, which carries the site's services (templates, one
+ * language's names, brand marks); a bar that names other services, or another language,
+ * loads the whole registry (sharebar-services.js) once, a bar with counts sharebar-counts.js.
+ * Everything else is in sharebar-share.js, loaded when a reader reaches for a bar, when the
+ * page uses the rest of the JavaScript API, or when the server refuses something: what a
+ * click does, beacons, the console warning for a refusal. It sets no cookie and stores nothing unless
  * asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
@@ -59,18 +59,8 @@
     return /^zh-(tw|hk|mo|hant)/.test(l) ? 1 : l.startsWith('zh') ? 0 : /^en\b/.test(l) ? 2 : -1;
   }
 
-  // en 999, 1.2k, 3.4M; zh-CN 9999, 1.2万, 3.4亿; zh-TW the same in traditional 萬, 億.
-  function fmt(n, L) {
-    let s = String(n);
-    for (const [v, unit] of [[[1e4, '万'], [1e8, '亿']], [[1e4, '萬'], [1e8, '億']], [[1e3, 'k'], [1e6, 'M']]][L]) {
-      // .99995 so that 999,950 makes 1M, not 1000k
-      if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
-    }
-    return s;
-  }
-
   if (typeof module === 'object' && module.exports) {
-    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt };
+    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex };
     return;
   }
 
@@ -100,7 +90,9 @@
   const warned = new Set();  // the kinds of warning given
   let named;  // a promise: whether a refusal of the config was named in the console
   const configJson = SITE ?
-    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}`,
+    // With this page's counts when a bar wants them (else only when the site shows counts).
+    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}` +
+      (document.querySelector('[data-sharebar][data-counts=true]') ? '&counts=1' : ''),
       p => { named = refused(p); }) :
     Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
@@ -289,11 +281,8 @@
   // The whole registry, every name in every language: once, for bars that need more than
   // the config brought (or when the config failed).
   function loadEverything() {
-    everything = everything || load('services').then(all => {
-      Object.assign(SERVICES, all.services);
-      // Into the same arrays: modules hold copies of T, not of its arrays.
-      for (const k in all.t) T[k] = Object.assign(T[k] || [], all.t[k]);
-    }, () => warn('the service list did not load')).then(() => { haveEverything = true; });
+    everything = everything || load('services').catch(() => warn('the service list did not load'))
+      .then(() => { haveEverything = true; });
     return everything;
   }
 
@@ -340,7 +329,7 @@
     }
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
-    if (st.counts) showCounts(host);
+    if (st.counts) load('counts').then(m => m.show(host), () => {});
   }
 
   // Draws the bars not drawn yet: at start, and whenever the page adds elements. Pages with
@@ -352,7 +341,7 @@
     if (document.querySelector('[data-sharebar-action],[data-sharebar-activity]')) actions('scan');
   }
 
-  /* Config and counts: the only requests before a click. */
+  /* The config: the only request before a click (with counts' code for bars with counts). */
 
   // The JSON answer, or null; a refusal (its problem document) goes to problem.
   function get(path, problem = () => {}) {
@@ -371,7 +360,7 @@
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
         for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
         for (const k in json.t) (T[k] = T[k] || [])[json.lang] = json.t[k];
-        // It carries this page's counts when the site shows counts.
+        // It carries this page's counts when the site shows counts, or a bar asked for them.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE) {
         Promise.resolve(named).then(n => n || warn('the site config did not load; drawing the default bar'));
@@ -391,26 +380,12 @@
     }
   }
 
-  function showCounts(host) {
-    const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;
-    if (!SITE) return;
-    countsOf[url] = countsOf[url] || get(`counts?site=${enc(SITE)}&url=${enc(url)}`);
-    countsOf[url].then(c => {
-      if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
-      d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, t('shares', L))));
-      for (const b of d.bar.querySelectorAll('[data-service]')) {
-        const n = (c.services || {})[b.dataset.service];
-        // After the label, so the name reads "Share on Weibo (opens in a new window) 12".
-        if (n) b.append(h('span', { class: 'sb-n' }, fmt(n, L)));
-      }
-    });
-  }
-
   /* Code most pages never need before a click, loaded from the script's server like
      everything else (a CSP script-src allows it): what a click does and the beacons
      (sharebar-share.js: when a reader reaches for a bar, a shared link brought them, or the
-     site tags addresses), the dialogs (sharebar-dialogs.js), the whole registry
-     (sharebar-services.js), like-and-share and recent activity (sharebar-actions.js). */
+     site tags addresses, the rest of the API, a refusal), the dialogs (sharebar-dialogs.js),
+     the whole registry (sharebar-services.js), counts (sharebar-counts.js), like-and-share
+     and recent activity (sharebar-actions.js). */
 
   const modules = {};  // name -> promise of its functions
 
@@ -419,7 +394,8 @@
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, get, config, load, warn, loadEverything,
+        h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load, warn,
+        loadEverything,
         send: event => api.track(event),
         pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site, ...extra,
       }));

@@ -95,6 +95,16 @@ def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: Flas
     assert body["counts"] == {"url": "https://example.com/a", "total": 1, "services": {"douban": 1}}
 
 
+def test_config_carries_counts_a_bar_asks_for(client: FlaskClient, site: Registered, beacon: BeaconSender) -> None:
+    beacon.send(url="https://example.com/a", service="douban")
+    query = {"site": site.key, "url": "https://example.com/a", "counts": "1"}
+    body = client.get("/v1/config", query_string=query).get_json()
+    assert body["site"]["counts"] is False  # the site's own setting, unchanged
+    assert body["counts"] == {"url": "https://example.com/a", "total": 1, "services": {"douban": 1}}
+    foreign = client.get("/v1/config", query_string={**query, "url": "https://elsewhere.org/"}).get_json()
+    assert foreign["counts"] is None
+
+
 def test_config_for_a_foreign_page_still_has_the_settings(app: Flask, client: FlaskClient, site: Registered) -> None:
     with app.app_context():
         row = db.session().get(Site, site.id)

@@ -88,7 +88,9 @@ def check_origin(site: AnySite) -> None:
 
 @bp.get("/v1/config")
 def site_config() -> Response:
-    """The site's bar defaults, and the page's counts when the site shows counts.
+    """The site's bar defaults, and the page's counts when the site shows counts or the widget
+    asks for them (``counts=1``: a bar on the page shows counts, which then need no request
+    of their own).
 
     A ``url`` that is not a page of the site still gets the site's settings (the bar draws),
     but no counts, and ``refused`` the problem its beacons will meet (``foreign-domain``), so
@@ -103,7 +105,7 @@ def site_config() -> Response:
             url = page_of_site(site, request.args["url"])
         except Problem as problem:
             url, refused = None, {"refused": {"type": PROBLEM_TYPE + problem.code, "detail": problem.detail}}
-        if url and bar["counts"]:
+        if url and (bar["counts"] or request.args.get("counts") == "1"):
             counts = cached_counts(site.id, url)
     return page_view_response(jsonify(site=widget_settings(bar), counts=counts, **refused,
                                       **assets.config_services(bar, request.args.get("lang"))))

@@ -291,7 +291,9 @@ def embed_paths() -> Schema:
                                                               "the site's pages costs the counts and adds "
                                                               "`refused`.", STRING),
                                               param("lang", "The page's language (zh-CN, zh-TW, en); another "
-                                                    "value means English. The site's own choice wins.", STRING)],
+                                                    "value means English. The site's own choice wins.", STRING),
+                                              param("counts", "`1`: add the page's counts even where the site "
+                                                    "does not show them (a bar on the page does).", STRING)],
                                "responses": {"200": ok("The defaults.", ref("SiteConfig")), **key_errors}}},
         "/v1/events": {
             "post": {"summary": "Record a share or click-back beacon", "tags": ["embed"],

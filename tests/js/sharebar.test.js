@@ -1,12 +1,14 @@
 // Unit tests of the widget's pure functions, run by Node's own test runner:
 //   node --test tests/js/
-// sharebar.js and sharebar-share.js export them to Node before they touch any browser API.
+// sharebar.js, sharebar-share.js and sharebar-counts.js export them to Node before they touch
+// any browser API.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt } = require('../../static/sharebar.js');
+const { list, filterQuery, cleanUrl, fillTemplate, langIndex } = require('../../static/sharebar.js');
 const { refusal } = require('../../static/sharebar-share.js');
+const { fmt } = require('../../static/sharebar-counts.js');
 
 const TRACKING = /^(utm_\w+|fbclid|gclid|_sb)$/;
 
