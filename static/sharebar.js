@@ -9,8 +9,8 @@
  * loads the whole registry (sharebar-services.js) once, a bar with counts sharebar-counts.js.
  * Everything else is in sharebar-share.js, loaded when a reader reaches for a bar, when the
  * page uses the rest of the JavaScript API, or when the server refuses something: what a
- * click does, beacons, the console warning for a refusal. It sets no cookie and stores nothing unless
- * asked.
+ * click does, beacons, the console warning for a refusal. It sets no cookie and stores
+ * nothing unless asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
  * a browser API; in a browser the file runs as it is.
@@ -428,11 +428,11 @@
   }
   api.render = host => host ? (bars.delete(host), render(host)) : scan();
   for (const m of ['shareUrl', 'share', 'track', 'action']) {
-    // shareUrl and share: a promise (of the URL); track and action: nothing, and never throw.
+    // shareUrl and share: a promise (of the URL); track and action: nothing. Never a
+    // rejection into the page: should the module not load, the call does nothing.
     api[m] = (...args) => {
-      const p = clicks().then(x => x.api[m](...args));
+      const p = clicks().then(x => x.api[m](...args), () => {});
       if (m[0] === 's') return p;
-      p.catch(() => {});
     };
   }
 
