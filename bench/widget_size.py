@@ -1,7 +1,8 @@
 """What a page pays for a default share bar before anyone clicks, beside shareon 2.8.1.
 
 Serves the real app (SQLite, a site registered for ``localhost``) and host pages on another
-origin: one carrying the snippet and one default bar (the site's 8 services), one the same
+origin, all in a child process of their own (so that the browser's driver in this one never
+keeps them from answering): one carrying the snippet and one default bar (the site's 8 services), one the same
 with counts on, and, when ``npm pack shareon@2.8.1`` works, one with shareon's 8 buttons
 (its stylesheet in <head>, its script ``defer init``, as its README says), its files served
 gzipped from a third origin as a CDN would. shareon is fetched into a temporary directory
@@ -14,6 +15,8 @@ Chromium, alternating, each time in a fresh context (cold cache), and the script
   bar's controls being in the document (shareon: its links having their share URLs);
 * visible-at ms: from navigation start to the first animation frame in which the bar is
   drawn and styled (ours: shown, its tiles 32 px; shareon: its buttons on their brand colour);
+* where the time goes (resource timing): when the script arrived, the config was asked for,
+  the stylesheets and the config arrived, the controls were in the page, the bar visible;
 * the baseline in the same run, shareon's figures, and the ratio of the visible-at medians.
 
 Run: ``python bench/widget_size.py [--runs 15]`` (needs Chromium at /usr/bin/chromium and,
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import logging
+import multiprocessing
 import secrets
 import statistics
 import subprocess
@@ -82,9 +86,10 @@ def page(head: str, body: str) -> str:
 
 def start(folder: Path, shareon: Path | None) -> tuple[dict[str, str], dict[str, str]]:
     """Start the widget server, shareon's stand-in CDN and the host pages; by page name,
-    the origin whose requests count and the page's URL."""
+    the origin whose requests count and the page's URL. The aggregator does not run: no page
+    here shares anything, and its thread would only compete with the answers measured."""
     app = create_app({"DATABASE_URL": f"sqlite:///{folder}/bench.db", "INSTANCE_PATH": str(folder),
-                      "SECRET_KEYS": secrets.token_urlsafe(48)})
+                      "SECRET_KEYS": secrets.token_urlsafe(48), "AGGREGATE_IN_SERVER": False})
     with app.app_context():
         db.upgrade()
         key = signing.site_key(sites.create_site("Bench", ["localhost"]).id)
@@ -106,6 +111,16 @@ def start(folder: Path, shareon: Path | None) -> tuple[dict[str, str], dict[str,
                                                                status=200 if name in pages else 404))
     origin = f"http://localhost:{serve(host)}"
     return origins, {name: f"{origin}/{name}" for name in pages}
+
+
+def serve_all(folder: Path, shareon: Path | None, started: Any) -> None:
+    """The child process: starts everything, hands back what :func:`start` returns, serves
+    until the parent ends it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    pages = start(folder, shareon)
+    logging.getLogger("widget_server.requests").setLevel(logging.WARNING)  # no line per request
+    started.put(pages)
+    threading.Event().wait()
 
 
 def cdn_app(folder: Path) -> Flask:
@@ -145,37 +160,63 @@ def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float
     tab.wait_for_function("window.__rendered !== undefined && window.__visible !== undefined")
     tab.wait_for_load_state("networkidle")
     entries = tab.evaluate("""() => performance.getEntriesByType('resource').map(e => ({
-        name: e.name, encoded: e.encodedBodySize, end: e.responseEnd}))""")
+        name: e.name, encoded: e.encodedBodySize, start: e.startTime, end: e.responseEnd}))""")
     rendered, visible = tab.evaluate("[window.__rendered, window.__visible]")
     context.close()
     ours = [e for e in entries if e["name"].startswith(origin)]
     loaded = next(e for e in ours if e["name"].split("?")[0].endswith(script))
-    return {"gzip_bytes": sum(e["encoded"] for e in ours), "requests": len(ours),
-            "render_ms": rendered - loaded["end"], "visible_ms": visible}
+    found = {"gzip_bytes": sum(e["encoded"] for e in ours), "requests": len(ours),
+             "render_ms": rendered - loaded["end"], "visible_ms": visible,
+             # where the time goes, from navigation start
+             "script_in": loaded["end"], "controls_at": rendered}
+    for e in ours:
+        if "/v1/config" in e["name"]:
+            found["config_asked"], found["config_in"] = e["start"], e["end"]
+        elif e["name"].endswith(".css"):
+            found["css_in"] = max(e["end"], found.get("css_in", 0))
+    return found
 
 
 def summary(name: str, results: list[dict[str, float]]) -> dict[str, float]:
     median = {key: statistics.median(r[key] for r in results) for key in results[0]}
     print(f"{name}: {median['gzip_bytes']:.0f} gzip bytes in {median['requests']:.0f} requests; "
           f"render median {median['render_ms']:.1f} ms; visible-at median {median['visible_ms']:.1f} ms")
+    steps = [("script in", "script_in"), ("config asked", "config_asked"), ("stylesheet in", "css_in"),
+             ("config in", "config_in"), ("controls in the page", "controls_at"), ("visible", "visible_ms")]
+    print("  medians, ms from navigation start: " +
+          ", ".join(f"{label} {median[key]:.0f}" for label, key in steps if key in median))
     return median
+
+
+def run(urls: dict[str, str], origins: dict[str, str], runs: int) -> dict[str, list[dict[str, float]]]:
+    """Each page loaded ``runs`` times, interleaved, so that a busy moment hits every page alike."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(runs):
+            for name, url in urls.items():
+                script = "shareon.iife.js" if name == "shareon" else "sharebar.js"
+                results[name].append(measure(browser, url, origins[name], script))
+        browser.close()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     runs = parser.parse_args().runs
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+    with tempfile.TemporaryDirectory() as folder:
         shareon, why = fetch_shareon(Path(folder))
-        origins, urls = start(Path(folder), shareon)
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
-        for _ in range(runs):  # interleaved, so that a busy moment hits every page alike
-            for name, url in urls.items():
-                script = "shareon.iife.js" if name == "shareon" else "sharebar.js"
-                results[name].append(measure(browser, url, origins[name], script))
-        browser.close()
+        context = multiprocessing.get_context("spawn")
+        started = context.Queue()
+        servers = context.Process(target=serve_all, args=(Path(folder), shareon, started), daemon=True)
+        servers.start()
+        try:
+            origins, urls = started.get(timeout=60)
+            results = run(urls, origins, runs)
+        finally:
+            servers.terminate()
+            servers.join()
     print(f"runs={runs}")
     ours = summary("sharebar, default bar, counts off", results["default"])
     counted = summary("sharebar, default bar, counts on", results["counts"])

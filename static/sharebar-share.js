@@ -1,14 +1,29 @@
 /* Sharebar clicks and beacons: what each kind of control does, share codes, beacons that are
- * retried, click-backs and address-bar tags.
+ * retried, click-backs and address-bar tags, the JavaScript API but render, and the console
+ * warning for a refusal the owner can fix.
  *
  * sharebar.js loads this file when a reader reaches for a bar (pointerdown, focus), when a
- * shared link brought them (a code in the address), or when the site tags addresses, and
- * passes in what it shares with it; the file hands back its functions through
- * Sharebar._share. Nothing here runs before one of those, so a page that only shows a bar
- * never fetches it.
+ * shared link brought them (a code in the address), when the site tags addresses, when the
+ * page calls the API, or when the server refuses the config; it passes in what it shares
+ * with it, and the file hands back its functions through Sharebar._share. Nothing here runs
+ * before one of those, so a page that only shows a bar never fetches it. Its pure function
+ * (refusal) is exported to Node (tests/js/) before anything touches a browser API.
  */
 (() => {
   'use strict';
+
+  // The warning for a refusal of the config or of a beacon (p: the server's problem
+  // document) when its reason is the owner's to fix: the page is not on the site's domains,
+  // or the snippet's key is not the site's. The detail says what to do. '' for any other.
+  function refusal(p) {
+    const code = /(foreign-domain|foreign-origin|invalid-site-key|unknown-site)$/.exec(p && p.type);
+    return code ? `${p.detail} (${code[1]})` : '';
+  }
+
+  if (typeof module === 'object' && module.exports) {
+    module.exports = { refusal };
+    return;
+  }
 
   const sharebar = window.Sharebar;
   if (!sharebar || !sharebar._share) return;
@@ -23,7 +38,10 @@
   // Beacon retries: after 1, 2, 4, 8 and 16 s (or what Retry-After says, up to a minute).
   const RETRIES = 5, FIRST_WAIT = 1000, LONGEST_WAIT = 60000;
 
-  sharebar._share(({ h, label, shareUrl, opts, load, config, pageUrl, filterQuery, SERVICES, BASE, SITE, PARAM, T: BAR }) => {
+  sharebar._share(({
+    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything,
+    site, SERVICES, BASE, SITE, PARAM, T: BAR,
+  }) => {
     const said = new WeakMap();  // a bar's live region -> its status function
     const pending = new Map();   // beacon body -> its retry timer, until stored or refused
 
@@ -31,6 +49,33 @@
     function withCode(u, c) {
       const i = (u + '#').indexOf('#'), q = filterQuery(u.slice(0, i), p => p.split('=')[0] !== PARAM);
       return q + (c ? (q.includes('?') ? '&' : '?') + PARAM + '=' + c : '') + u.slice(i);
+    }
+
+    // A refusal of the config or of a beacon, named in the console (once) when the owner can
+    // fix it; true when it is.
+    function refused(p) {
+      const what = refusal(p);
+      warn(what, 'refused');
+      return !!what;
+    }
+
+    // Touch, focus or click (e) on a bar's control b: links are made fresh (for middle-click
+    // and "copy link address" too), and a click shares.
+    function on(e, b, host, ctx) {
+      const id = b.dataset.service;
+      if (b.href) b.href = shareUrl(id, opts(host.dataset));
+      if (e.type === 'click') start(id, host.dataset, { ...ctx, e, b });
+    }
+
+    // A service no bar on the page shows, or not in language L (Sharebar.share, shareUrl),
+    // needs the whole registry first.
+    function known(id, L) {
+      const ready = L === undefined ? !!SERVICES[id] : nameOf(id, L) !== undefined;
+      return ready ? Promise.resolve() : loadEverything();
+    }
+
+    function start(id, d, ctx) {
+      return known(id, ctx.L).then(() => share(id, d, ctx));
     }
 
     /* What a click does, for each kind. ctx: {L, theme, live?, e?, b?}. */
@@ -139,7 +184,8 @@
     function attempt(body, tries) {
       pending.delete(body);
       fetch(BASE + 'v1/events', { method: 'POST', body, keepalive: true, credentials: 'omit' }).then(
-        r => r.status >= 500 || r.status === 429 ? later(body, tries, r.headers.get('Retry-After')) : null,
+        r => r.status >= 500 || r.status === 429 ? later(body, tries, r.headers.get('Retry-After')) :
+          r.ok || r.json().then(refused, () => {}),  // named in the console when the owner can fix it
         () => later(body, tries, null));
     }
 
@@ -251,6 +297,18 @@
 
     landing();
     config.then(s => s && s.address_bar && startTagging());
-    return { share, send };
+    // The JavaScript API but render (sharebar.js), which waits for this file.
+    const api = {
+      // A promise of the URL: the service may have to be loaded first.
+      shareUrl: (id, o) => known(id).then(() => shareUrl(id, opts(o || {}))),
+      share: (id, o = {}) => start(id, o, {
+        L: lang(o.lang || site() && site().lang || document.documentElement.lang),
+        theme: site() && site().theme || 'auto',
+      }),
+      track: send,
+      // Like-and-share from script: {url, title, actor, share}; never throws into the page.
+      action: (verb, o) => { load('actions').then(m => m.action(verb, o), () => {}); },
+    };
+    return { on, refused, send, api };
   });
 })();

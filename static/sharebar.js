@@ -4,10 +4,13 @@
  * parameters) in place of the marker below, then minifies. It works under a strict CSP
  * because it never writes style attributes or inline <style>: the look comes from
  * sharebar.css, brand colours through CSSOM. Only what the bar draws travels: this file
- * carries behaviour; /v1/config carries the site's services (templates, one language's
- * names, brand marks); a bar that names other services, or another language, loads the
- * whole registry (sharebar-services.js) once. What a click does is in sharebar-share.js,
- * loaded when a reader reaches for a bar. It sets no cookie and stores nothing unless asked.
+ * only draws bars from /v1/config, which carries the site's services (templates, one
+ * language's names, brand marks); a bar that names other services, or another language,
+ * loads the whole registry (sharebar-services.js) once, a bar with counts sharebar-counts.js.
+ * Everything else is in sharebar-share.js, loaded when a reader reaches for a bar, when the
+ * page uses the rest of the JavaScript API, or when the server refuses something: what a
+ * click does, beacons, the console warning for a refusal. It sets no cookie and stores
+ * nothing unless asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
  * a browser API; in a browser the file runs as it is.
@@ -56,36 +59,19 @@
     return /^zh-(tw|hk|mo|hant)/.test(l) ? 1 : l.startsWith('zh') ? 0 : /^en\b/.test(l) ? 2 : -1;
   }
 
-  // en 999, 1.2k, 3.4M; zh-CN 9999, 1.2万, 3.4亿; zh-TW the same in traditional 萬, 億.
-  function fmt(n, L) {
-    let s = String(n);
-    for (const [v, unit] of [[[1e4, '万'], [1e8, '亿']], [[1e4, '萬'], [1e8, '億']], [[1e3, 'k'], [1e6, 'M']]][L]) {
-      // .99995 so that 999,950 makes 1M, not 1000k
-      if (n >= v * .99995) s = Math.round(n / v * 10) / 10 + unit;
-    }
-    return s;
-  }
-
   if (typeof module === 'object' && module.exports) {
-    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt };
+    module.exports = { list, filterQuery, cleanUrl, fillTemplate, langIndex };
     return;
   }
 
-  /* The browser. The stylesheet first, so it loads while the rest runs. */
+  /* The browser. The stylesheet and the site's config are asked for first, together: the bar
+     is drawn when both are in, and nothing else the script does is worth waiting for. */
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
-  const css = document.createElement('link');
-  css.rel = 'stylesheet';
-  css.href = BASE + 'static/sharebar.css';
-  document.head.append(css);
-  // A bar stays hidden until its stylesheet is in (or failed: unstyled, it still works).
-  let cssReady = false;
-  css.onload = css.onerror = () => {
-    cssReady = true;
-    for (const d of bars.values()) if (d.bar) d.bar.hidden = false;
-  };
+  const sheets = {};  // stylesheet name -> loaded (or failed: unstyled, a bar still works)
+  sheet('sharebar');
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
@@ -98,17 +84,22 @@
   const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
-  const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
-  // Every string in the languages' order above; % is a name or number.
-  const T = {
-    share: ['分享', '分享', 'Share'],
-    shares: ['分享', '分享', 'Shares'],
-    on: ['分享到%', '分享到%', 'Share on %'],
-    via: ['通过%分享', '透過%分享', 'Share via %'],
-    newWin: ['（在新窗口中打开）', '（在新視窗中開啟）', ' (opens in a new window)'],
-  };
   const SITE = me.dataset.site || '';
   const enc = encodeURIComponent;
+  const configUrl = pageUrl();
+  const warned = new Set();  // the kinds of warning given
+  let named;  // a promise: whether a refusal of the config was named in the console
+  const configJson = SITE ?
+    // With this page's counts when a bar wants them (else only when the site shows counts).
+    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}` +
+      (document.querySelector('[data-sharebar][data-counts=true]') ? '&counts=1' : ''),
+      p => { named = refused(p); }) :
+    Promise.resolve(null);
+  const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
+  // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
+  // its language's, the whole registry all of them: known in a language when the services'
+  // names are.
+  const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
   //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
@@ -119,14 +110,42 @@
   let configured = false;  // /v1/config answered or failed
   let everything = null;   // promise of the whole registry (sharebar-services.js)
   let haveEverything = false;  // ... loaded (or failed: then what is known is all there is)
-  let warned = false;
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
+  let clicker = null;      // the share module's functions, once loaded
 
-  // One warning per page, whatever goes wrong: enough to notice, never a flood.
-  function warn(what) {
-    if (!warned) console.warn('Sharebar: ' + what);
-    warned = true;
+  // One warning per page for whatever the bar could not draw, and one for a refusal by the
+  // server (kind 'refused'): enough to notice, never a flood.
+  function warn(what, kind = 'bar') {
+    if (what && !warned.has(kind)) console.warn('Sharebar: ' + what);
+    if (what) warned.add(kind);
+  }
+
+  // A refusal of the config (the server's problem document): the share module names it in
+  // the console when the owner can fix it. A promise of whether it did.
+  function refused(p) {
+    return clicks().then(m => m.refused(p), () => false);
+  }
+
+  // The stylesheet static/<name>.css, added once; true once it has loaded (or failed). Bars
+  // are hidden until their stylesheets are in: float bars need sharebar-float.css as well,
+  // which inline bars (most pages) never fetch.
+  function sheet(name) {
+    if (!(name in sheets)) {
+      sheets[name] = false;
+      const link = h('link', { rel: 'stylesheet', href: `${BASE}static/${name}.css` });
+      link.onload = link.onerror = () => {
+        sheets[name] = true;
+        for (const d of bars.values()) if (d.bar) d.bar.hidden = !styled(d.st);
+      };
+      document.head.append(link);
+    }
+    return sheets[name];
+  }
+
+  function styled(st) {
+    const float = st.layout !== 'float' || sheet('sharebar-float');  // asked for at once
+    return sheet('sharebar') && float;
   }
 
   // Elements from a tag, attributes (false and null ones left out) and children (text is
@@ -194,14 +213,14 @@
   }
 
   function t(key, L, x) {
-    return T[key][L].replace('%', x);
+    return ((T[key] || [])[L] || '').replace('%', x);
   }
 
   // The accessible name, also the tooltip: "分享到微博（在新窗口中打开）".
   function label(id, L) {
     const k = SERVICES[id].k, name = nameOf(id, L);
     if (k === 'link') return t('via', L, name);
-    if (k === 'popup') return t('on', L, name) + T.newWin[L];
+    if (k === 'popup') return t('on', L, name) + t('newWin', L);
     if (k === 'qr' || k === 'fediverse') return t('on', L, name);
     return name;  // copy, print, native: the name says it all
   }
@@ -262,9 +281,8 @@
   // The whole registry, every name in every language: once, for bars that need more than
   // the config brought (or when the config failed).
   function loadEverything() {
-    everything = everything || load('services').then(all => {
-      for (const id in all) SERVICES[id] = all[id];
-    }, () => warn('the service list did not load')).then(() => { haveEverything = true; });
+    everything = everything || load('services').catch(() => warn('the service list did not load'))
+      .then(() => { haveEverything = true; });
     return everything;
   }
 
@@ -287,39 +305,31 @@
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
       class: `sb sb-${st.theme} sb-${st.size} sb-${st.layout} sb-${st.small}`, role: 'group',
-      'aria-label': T.share[L], lang: LANGS[L], hidden: !cssReady,
+      'aria-label': t('share', L), lang: LANGS[L], hidden: !styled(st),
     }, ...st.services.map(id => control(id, L, o)), live);
     const ctx = { L, theme: st.theme, live };
+    // Touch, focus and click go to the share module (sharebar-share.js), loaded by the first.
     const onEvent = e => {
       const b = e.target.closest('[data-service]');
       if (!b) return;
-      // Links made fresh on touch and focus too, for middle-click and "copy link address".
-      if (b.href) b.href = shareUrl(b.dataset.service, opts(host.dataset));
-      if (e.type !== 'click') return clicks();
       // Ready on pointerdown or focus nearly always; else the click waits for it (a mail or
       // SMS link is followed by the browser all the same).
-      if (!share.ready && SERVICES[b.dataset.service].k !== 'link' && !(e.ctrlKey || e.metaKey || e.shiftKey)) {
-        e.preventDefault();
-      }
-      share(b.dataset.service, host.dataset, { ...ctx, e, b });
+      if (e.type === 'click' && !clicker && SERVICES[b.dataset.service].k !== 'link' &&
+        !(e.ctrlKey || e.metaKey || e.shiftKey)) e.preventDefault();
+      const on = m => m.on(e, b, host, ctx);
+      clicker ? on(clicker) : clicks().then(on, () => {});
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
-    if (st.layout === 'float' && st.small === 'collapse') bar.prepend(collapser(L));
+    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
+    if (st.layout === 'float' && st.small === 'collapse') {
+      const fold = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
+        h('span', { class: 'sb-vh' }, t('share', L)));
+      fold.onclick = () => fold.setAttribute('aria-expanded', !bar.classList.toggle('sb-folded'));
+      bar.prepend(fold);
+    }
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
-    if (st.counts) showCounts(host);
-  }
-
-  // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
-  function collapser(L) {
-    const b = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: T.share[L] },
-      h('span', { class: 'sb-vh' }, T.share[L]));
-    b.addEventListener('click', () => {
-      const open = b.getAttribute('aria-expanded') !== 'true';
-      b.setAttribute('aria-expanded', open);
-      b.parentNode.classList.toggle('sb-folded', !open);
-    });
-    return b;
+    if (st.counts) load('counts').then(m => m.show(host), () => {});
   }
 
   // Draws the bars not drawn yet: at start, and whenever the page adds elements. Pages with
@@ -331,32 +341,35 @@
     if (document.querySelector('[data-sharebar-action],[data-sharebar-activity]')) actions('scan');
   }
 
-  /* Config and counts: the only requests before a click. */
+  /* The config: the only request before a click (with counts' code for bars with counts). */
 
-  function get(path) {
+  // The JSON answer, or null; a refusal (its problem document) goes to problem.
+  function get(path, problem = () => {}) {
     return fetch(BASE + 'v1/' + path, { credentials: 'omit' })
-      .then(r => r.ok ? r.json() : null).catch(() => null);
+      .then(r => r.ok ? r.json() : r.json().then(problem, () => {}).then(() => null))
+      .catch(() => null);
   }
 
-  // The config names the site's services in the language the site chose, else the page's.
+  // The config (asked for at the start) names the site's services in the language the site
+  // chose, else the page's.
   function loadConfig() {
-    const url = pageUrl(), L = lang(document.documentElement.lang);
-    const done = json => {
+    const url = configUrl;
+    configJson.then(json => {
+      if (json && json.refused) named = refused(json.refused);
       if (json && json.site) {
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };
         for (const id in json.services || {}) SERVICES[id] = { ...json.services[id], l: json.lang };
-        // It carries this page's counts when the site shows counts.
+        for (const k in json.t) (T[k] = T[k] || [])[json.lang] = json.t[k];
+        // It carries this page's counts when the site shows counts, or a bar asked for them.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE) {
-        warn('the site config did not load; drawing the default bar');
+        Promise.resolve(named).then(n => n || warn('the site config did not load; drawing the default bar'));
       }
       configured = true;
       configDone(site);
       reconcile();
       if (site && site.address_bar) clicks();
-    };
-    if (!SITE) return done();
-    get(`config?site=${enc(SITE)}&url=${enc(url)}&lang=${LANGS[L]}`).then(done);
+    });
   }
 
   // Once the config is known: draws the waiting bars, redraws those it changes.
@@ -367,26 +380,12 @@
     }
   }
 
-  function showCounts(host) {
-    const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;
-    if (!SITE) return;
-    countsOf[url] = countsOf[url] || get(`counts?site=${enc(SITE)}&url=${enc(url)}`);
-    countsOf[url].then(c => {
-      if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
-      d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, T.shares[L])));
-      for (const b of d.bar.querySelectorAll('[data-service]')) {
-        const n = (c.services || {})[b.dataset.service];
-        // After the label, so the name reads "Share on Weibo (opens in a new window) 12".
-        if (n) b.append(h('span', { class: 'sb-n' }, fmt(n, L)));
-      }
-    });
-  }
-
   /* Code most pages never need before a click, loaded from the script's server like
      everything else (a CSP script-src allows it): what a click does and the beacons
      (sharebar-share.js: when a reader reaches for a bar, a shared link brought them, or the
-     site tags addresses), the dialogs (sharebar-dialogs.js), the whole registry
-     (sharebar-services.js), like-and-share and recent activity (sharebar-actions.js). */
+     site tags addresses, the rest of the API, a refusal), the dialogs (sharebar-dialogs.js),
+     the whole registry (sharebar-services.js), counts (sharebar-counts.js), like-and-share
+     and recent activity (sharebar-actions.js). */
 
   const modules = {};  // name -> promise of its functions
 
@@ -395,8 +394,10 @@
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, label, shareUrl, opts, langIndex, lang, render, bars, get, send, config, load, warn,
-        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, ...extra,
+        h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load, warn,
+        loadEverything,
+        send: event => api.track(event),
+        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site, ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {
@@ -408,24 +409,9 @@
     });
   }
 
-  // What a click does (sharebar-share.js), started early by pointerdown and focus.
+  // The share module (sharebar-share.js), started early by pointerdown and focus.
   function clicks() {
-    return load('share').then(m => (share.ready = true, m));
-  }
-
-  // A service no bar on the page shows, or not in language L (Sharebar.share, shareUrl),
-  // needs the whole registry first.
-  function known(id, L) {
-    const ready = L === undefined ? !!SERVICES[id] : nameOf(id, L) !== undefined;
-    return ready ? Promise.resolve() : loadEverything();
-  }
-
-  function share(id, d, ctx) {
-    return known(id, ctx.L).then(clicks).then(m => m.share(id, d, ctx), () => {});
-  }
-
-  function send(event) {
-    clicks().then(m => m.send(event), () => {});
+    return load('share').then(m => clicker = m);
   }
 
   // Calls the actions module's fn; quietly nothing should it fail to load.
@@ -433,27 +419,27 @@
     load('actions').then(m => m[fn](...args), () => {});
   }
 
-  /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). */
+  /* The JavaScript API: Sharebar('method', ...args) or Sharebar.method(...args). All but
+     render are the share module's, loaded at their first use. */
 
   function api(method, ...args) {
     if (typeof api[method] !== 'function') throw new TypeError(`Sharebar: no method "${method}"`);
     return api[method](...args);
   }
   api.render = host => host ? (bars.delete(host), render(host)) : scan();
-  // A promise of the URL: the service may have to be loaded first.
-  api.shareUrl = (id, o) => known(id).then(() => shareUrl(id, opts(o || {})));
-  api.share = (id, o = {}) => share(id, o, {
-    L: lang(o.lang || site && site.lang || document.documentElement.lang),
-    theme: site && site.theme || 'auto',
-  });
-  api.track = send;
-  // Like-and-share from script: {url, title, actor, share}; never throws into the page.
-  api.action = (verb, o) => { actions('action', verb, o); };
+  for (const m of ['shareUrl', 'share', 'track', 'action']) {
+    // shareUrl and share: a promise (of the URL); track and action: nothing. Never a
+    // rejection into the page: should the module not load, the call does nothing.
+    api[m] = (...args) => {
+      const p = clicks().then(x => x.api[m](...args), () => {});
+      if (m[0] === 's') return p;
+    };
+  }
 
   const queue = window.Sharebar && window.Sharebar.q || [];
   window.Sharebar = api;
   // A shared link followed: its code is taken out of the address and reported.
-  if (new URLSearchParams(location.search).has(CONFIG.param)) clicks();
+  if (new URLSearchParams(location.search).has(CONFIG.param)) clicks().catch(() => {});
   scan();
   loadConfig();  // also with no bar on the page: it says whether to tag the address
   new MutationObserver(records => {

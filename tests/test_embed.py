@@ -13,7 +13,7 @@ from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from conftest import BeaconSender, Registered, make_app, register
-from widget_server import db, embed, platforms, sites
+from widget_server import assets, db, embed, platforms, sites
 from widget_server.assets import static_dir
 from widget_server.models import Site
 
@@ -30,6 +30,7 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     everything = client.get("/static/sharebar-services.js").get_data(as_text=True)
     for service in platforms.SERVICE_IDS:
         assert f'"{service}":{{"k":' in everything
+    assert '"share":["分享","分享","Share"]' in everything and "Share on %" not in plain.get_data(as_text=True)
     zipped = client.get("/static/sharebar.js", headers={"Accept-Encoding": "gzip, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.data) == plain.data
@@ -79,6 +80,7 @@ def test_config_carries_the_sites_services_in_one_language(app: Flask, client: F
     assert body["lang"] == expected and set(body["services"]) == {"douban", "copy"}
     assert body["services"]["douban"]["n"] == platforms.registry()["douban"]["n"][expected]
     assert body["activity"] is False and body["float_mobile"] == "reserve"
+    assert body["t"]["share"] == assets.STRINGS["share"][expected]  # the bar's words too, in that language
 
 
 def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: FlaskClient,
@@ -93,6 +95,16 @@ def test_config_carries_counts_when_the_site_shows_them(app: Flask, client: Flas
     assert body["counts"] == {"url": "https://example.com/a", "total": 1, "services": {"douban": 1}}
 
 
+def test_config_carries_counts_a_bar_asks_for(client: FlaskClient, site: Registered, beacon: BeaconSender) -> None:
+    beacon.send(url="https://example.com/a", service="douban")
+    query = {"site": site.key, "url": "https://example.com/a", "counts": "1"}
+    body = client.get("/v1/config", query_string=query).get_json()
+    assert body["site"]["counts"] is False  # the site's own setting, unchanged
+    assert body["counts"] == {"url": "https://example.com/a", "total": 1, "services": {"douban": 1}}
+    foreign = client.get("/v1/config", query_string={**query, "url": "https://elsewhere.org/"}).get_json()
+    assert foreign["counts"] is None
+
+
 def test_config_for_a_foreign_page_still_has_the_settings(app: Flask, client: FlaskClient, site: Registered) -> None:
     with app.app_context():
         row = db.session().get(Site, site.id)
@@ -102,6 +114,11 @@ def test_config_for_a_foreign_page_still_has_the_settings(app: Flask, client: Fl
     assert response.status_code == 200
     assert response.get_json()["site"]["services"] == ["douban", "copy"]
     assert response.get_json()["counts"] is None
+    # What its beacons will meet, for the widget's console: the reason and what to do.
+    refused = response.get_json()["refused"]
+    assert refused["type"].endswith("/foreign-domain") and "add elsewhere.org to them" in refused["detail"]
+    on_the_site = client.get("/v1/config", query_string={"site": site.key, "url": "https://example.com/a"})
+    assert "refused" not in on_the_site.get_json()
 
 
 def test_counts_of_an_unshared_page_are_zero(client: FlaskClient, site: Registered) -> None:

@@ -73,12 +73,24 @@ def widget_config() -> str:
 
 LANGS = ("zh-CN", "zh-TW", "en")  # the widget's languages, in the order of its names
 
+# The bar's own words, in the order of LANGS ("%" is a service's name): the accessible names of
+# the bar and its controls, and the counts' caption. Like the services' names, only one
+# language travels with /v1/config, all three with sharebar-services.js.
+STRINGS = {
+    "share": ("分享", "分享", "Share"),
+    "shares": ("分享", "分享", "Shares"),
+    "on": ("分享到%", "分享到%", "Share on %"),
+    "via": ("通过%分享", "透過%分享", "Share via %"),
+    "newWin": ("（在新窗口中打开）", "（在新視窗中開啟）", " (opens in a new window)"),
+}
+
 
 def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, object]:
     """What ``/v1/config`` adds for the widget, so that only what a bar draws travels: the
     site's services (templates, brand marks, colours) with their names in one language (the
-    site's choice, else ``page_lang`` the widget read from the page, else English), that
-    language as ``lang`` (an index of :data:`LANGS`), and whether the site publishes its
+    site's choice, else ``page_lang`` the widget read from the page, else English), the bar's
+    own words in it (``t``, of :data:`STRINGS`), that language as ``lang`` (an index of
+    :data:`LANGS`), and whether the site publishes its
     recent activity (``activity``: the widget asks for none otherwise), and how a float bar
     behaves below 600 px (``float_mobile``)."""
     chosen = bar.get("lang") if bar.get("lang") in LANGS else page_lang
@@ -86,14 +98,16 @@ def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, 
     return {
         "lang": lang,
         "services": platforms.registry(lang, bar.get("services") or platforms.DEFAULT_SERVICES),
+        "t": {key: words[lang] for key, words in STRINGS.items()},
         "activity": bar.get("public_activity") is True,
         "float_mobile": bar.get("float_mobile", "reserve"),
     }
 
 
 def services_config() -> str:
-    """The whole registry, all names, as the JS literal sharebar-services.js is built with."""
-    return json.dumps(platforms.registry(), ensure_ascii=False, separators=(",", ":"))
+    """The whole registry, all names, and the bar's words in every language, as the JS literal
+    sharebar-services.js is built with."""
+    return json.dumps({"services": platforms.registry(), "t": STRINGS}, ensure_ascii=False, separators=(",", ":"))
 
 
 def verbs_config() -> str:

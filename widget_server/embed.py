@@ -24,7 +24,7 @@ from . import actors, assets, caching, db, feeds, ingest, limits, query, refusal
 from .actors import Actor
 from .models import Site, utcnow
 from .sitecache import CachedSite
-from .problems import Problem
+from .problems import PROBLEM_TYPE, Problem
 from .urls import BadURL, clean_url, url_host, with_share_code
 
 bp = Blueprint("embed", __name__)
@@ -59,6 +59,12 @@ def static_file(name: str) -> Response:
     return assets.send(assets.build(name))
 
 
+# What a refusal for the page's domain says, also in the widget's console warning: the reason
+# and what the site's owner does about it.
+FOREIGN = ("The {what} is not on one of the site's domains: add {host} to them in the site's Settings "
+           "(dashboard), or the snippet was copied from another site.")
+
+
 def page_of_site(site: AnySite, raw: str | None) -> str:
     """The cleaned ``url`` parameter; a Problem unless it is a page of ``site``."""
     try:
@@ -72,7 +78,7 @@ def page_of_site(site: AnySite, raw: str | None) -> str:
 def check_domain(site: AnySite, url: str) -> None:
     """Refuse a cleaned page URL outside the site's domains."""
     if not sites.host_allowed(url_host(url), site.domains):
-        raise Problem(403, "foreign-domain", "The page is not on one of the site's domains.", "url")
+        raise Problem(403, "foreign-domain", FOREIGN.format(host=url_host(url) or "its host", what="page"), "url")
 
 
 def check_origin(site: AnySite) -> None:
@@ -82,27 +88,31 @@ def check_origin(site: AnySite) -> None:
         return
     host = url_host(origin) if origin != "null" else ""
     if not sites.host_allowed(host, site.domains):
-        raise Problem(403, "foreign-origin", "The beacon comes from a page outside the site's domains.")
+        raise Problem(403, "foreign-origin", FOREIGN.format(host=host or "its host", what="beacon's page"))
 
 
 @bp.get("/v1/config")
 def site_config() -> Response:
-    """The site's bar defaults, and the page's counts when the site shows counts.
+    """The site's bar defaults, and the page's counts when the site shows counts or the widget
+    asks for them (``counts=1``: a bar on the page shows counts, which then need no request
+    of their own).
 
-    A ``url`` that is not a page of the site only costs the counts: the bar still gets the
-    site's settings. Reads the cached site row and, with counts, one page's totals.
+    A ``url`` that is not a page of the site still gets the site's settings (the bar draws),
+    but no counts, and ``refused`` the problem its beacons will meet (``foreign-domain``), so
+    that the widget tells the page's owner at once, in the console, why and what to do. Reads the cached site row
+    and, with counts, one page's totals.
     """
     site = sitecache.site_from_key(request.args.get("site"))
     bar = sites.bar_settings(site)
-    counts = None
-    if bar["counts"] and request.args.get("url"):
+    counts, refused = None, {}
+    if request.args.get("url"):
         try:
             url = page_of_site(site, request.args["url"])
-        except Problem:
-            url = None
-        if url:
+        except Problem as problem:
+            url, refused = None, {"refused": {"type": PROBLEM_TYPE + problem.code, "detail": problem.detail}}
+        if url and (bar["counts"] or request.args.get("counts") == "1"):
             counts = cached_counts(site.id, url)
-    return page_view_response(jsonify(site=widget_settings(bar), counts=counts,
+    return page_view_response(jsonify(site=widget_settings(bar), counts=counts, **refused,
                                       **assets.config_services(bar, request.args.get("lang"))))
 
 

@@ -161,7 +161,12 @@ def schemas() -> Schema:
                            "lang": {"enum": [0, 1, 2], "description": "the names' language: zh-CN, zh-TW, en"},
                            "services": {"type": "object", "additionalProperties": {"type": "object"},
                                         "description": "the site's services as the widget draws them (platforms.registry)"},
-                           "activity": {"type": "boolean"}, "float_mobile": {"enum": ["reserve", "collapse"]}},
+                           "activity": {"type": "boolean"}, "float_mobile": {"enum": ["reserve", "collapse"]},
+                           "t": {"type": "object", "additionalProperties": STRING,
+                                 "description": "the bar's own words in that language"},
+                           "refused": {"type": "object", "properties": {"type": STRING, "detail": STRING},
+                                       "description": "for a url outside the site's domains: the problem its "
+                                                      "beacons will meet (foreign-domain), for the widget's warning"}},
                           ["site", "counts"]),
         "QueryEcho": QUERY_ECHO,
         "Aggregate": results({"type": "object", "additionalProperties": obj({"value": METRIC_VALUE}, ["value"])}),
@@ -286,9 +291,12 @@ def embed_paths() -> Schema:
                 "304": {"description": "Not modified (If-None-Match)."}, "404": problem("No such file.")}}},
         "/v1/config": {"get": {"summary": "A site's bar defaults (and the page's counts when shown)", "tags": ["embed"],
                                "parameters": [SITE_KEY, param("url", "A page whose counts to add; not one of "
-                                                              "the site's pages only costs the counts.", STRING),
+                                                              "the site's pages costs the counts and adds "
+                                                              "`refused`.", STRING),
                                               param("lang", "The page's language (zh-CN, zh-TW, en); another "
-                                                    "value means English. The site's own choice wins.", STRING)],
+                                                    "value means English. The site's own choice wins.", STRING),
+                                              param("counts", "`1`: add the page's counts even where the site "
+                                                    "does not show them (a bar on the page does).", STRING)],
                                "responses": {"200": ok("The defaults.", ref("SiteConfig")), **key_errors}}},
         "/v1/events": {
             "post": {"summary": "Record a share or click-back beacon", "tags": ["embed"],

@@ -118,10 +118,12 @@ def site_from_key(key: str | None, param: str = "site") -> CachedSite:
         raise Problem(400, "missing-site", "The site key is missing.", param)
     parts = key_parts(key)
     if parts is None:
-        raise Problem(400, "invalid-site-key", "The site key is not valid (tampered or not ours).", param)
+        raise Problem(400, "invalid-site-key", "The site key is not valid (tampered, or not this server's): copy the "
+                      "site's snippet again from the dashboard or `widget-server sites show`.", param)
     cache: SiteCache = current_app.extensions["widget_sites"]
     site = cache.get(parts[0])
     if site is None:
-        raise Problem(404, "unknown-site", "No site has this key.", param)
+        raise Problem(404, "unknown-site", "No site has this key (deleted?): copy the snippet of a registered "
+                      "site from the dashboard or `widget-server sites show`.", param)
     check_key(site, parts[1])
     return site

@@ -57,18 +57,20 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
         "/v1/config"]
 
 
-def test_counts_are_one_more_request_only_when_the_config_has_none(live: Live, tab: Tab, tabs: Any) -> None:
+def test_counts_are_one_more_request_their_code_the_numbers_come_with_the_config(live: Live, tab: Tab,
+                                                                                 tabs: Any) -> None:
     url = live.add_page("/counts-asked", '<div data-sharebar data-counts="true"></div>')
     tab.goto(url).wait_for_selector(".sb-total")
     tab.page.wait_for_load_state("networkidle")
     assert server_requests(tab, live, url) == [
-        "/static/sharebar.css", "/static/sharebar.js", "/v1/config", "/v1/counts"]
+        "/static/sharebar-counts.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
 
     live.set_site_settings(counts=True)
     other: Tab = tabs()
-    other.goto(url).wait_for_selector(".sb-total")
+    other.goto(live.add_page("/counts-site", "<div data-sharebar></div>")).wait_for_selector(".sb-total")
     other.page.wait_for_load_state("networkidle")
-    assert server_requests(other, live, url) == ["/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+    assert server_requests(other, live, url.replace("/counts-asked", "/counts-site")) == [
+        "/static/sharebar-counts.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
 
 
 def test_no_cookie_and_nothing_stored(live: Live, tab: Tab) -> None:

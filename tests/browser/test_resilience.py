@@ -1,7 +1,8 @@
 """When things go wrong: share beacons the server refuses for now (5xx, 429) or that never
 arrive are retried with the same event id and stored once, also when the reader leaves; bad
 attributes, an unknown language, a missing icon and a config that fails to load give a bar
-drawn with fallbacks, one console warning and no error in the host page."""
+drawn with fallbacks, one console warning and no error in the host page; a page on a domain
+the site does not list, or with a bad key, gets one warning naming the reason and the fix."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from conftest import table_rows
-from widget_server import platforms
+from widget_server import platforms, signing
 
 from .conftest import SHOWN, Live, Tab, poll, pumped
 
@@ -184,4 +185,47 @@ def test_a_config_that_fails_to_load_still_gives_the_default_bar(live: Live, tab
     services = tab.page.eval_on_selector_all("[data-sharebar]", "hs => hs.map(h => h.querySelectorAll('[data-service]').length)")
     assert services == [len(platforms.DEFAULT_SERVICES), 2]
     assert len(tab.warnings) == 1 and "config" in tab.warnings[0]
+    assert only_network_errors(tab) == []
+
+
+# -- refusals the owner can fix: one console warning saying why and what to do -------------
+
+
+def test_a_page_on_a_domain_the_site_does_not_list_warns_once_and_still_draws(live: Live, tab: Tab) -> None:
+    # 127.0.0.1 serves the same host pages, but the site lists only localhost.
+    url = live.add_page("/foreign", '<div data-sharebar data-services="weibo,copy"></div>').replace(
+        "localhost", "127.0.0.1")
+    assert drawn(tab, url) == ["weibo", "copy"]
+    assert len(tab.warnings) == 1
+    assert "foreign-domain" in tab.warnings[0] and "add 127.0.0.1 to them" in tab.warnings[0]
+    with tab.page.expect_response(lambda answer: answer.url.endswith("/v1/events")) as refused:
+        tab.popup_from("weibo")
+    assert refused.value.status == 403  # the beacon too: the same reason, no second warning
+    assert len(tab.warnings) == 1 and only_network_errors(tab) == []
+    assert live.shares() == []
+
+
+def test_a_refused_beacon_warns_once_with_the_servers_reason(live: Live, tab: Tab) -> None:
+    problem = {"type": "https://sharebar.invalid/problems/foreign-origin", "title": "Foreign origin",
+               "status": 403, "detail": "The beacon's page is not on one of the site's domains: add it."}
+    tab.page.route(f"{live.server}/v1/events", lambda route: route.fulfill(
+        status=403, headers=CORS, content_type="application/problem+json", body=json.dumps(problem)))
+    drawn(tab, live.add_page("/origin", '<div data-sharebar data-services="weibo,x"></div>'))
+    assert tab.warnings == []  # the config had nothing to refuse
+    tab.popup_from("weibo")
+    tab.popup_from("x")
+    pumped(tab.page, lambda: tab.warnings, "the refusal's warning")
+    assert tab.warnings == ["Sharebar: " + problem["detail"] + " (foreign-origin)"]
+    assert only_network_errors(tab) == []
+
+
+@pytest.mark.parametrize("key,reason", [("MQ.tampered-key", "invalid-site-key"), (None, "unknown-site")])
+def test_a_bad_or_revoked_key_warns_once_naming_it(live: Live, tab: Tab, key: str | None, reason: str) -> None:
+    if key is None:  # a well-signed key of a site that is gone
+        with live.app.app_context():
+            key = signing.site_key(9999)
+    url = live.host.add("/bad-key", live.page_html('<div data-sharebar data-services="weibo,copy"></div>').replace(
+        live.site.key, key))
+    assert drawn(tab, url) == ["weibo", "copy"]  # from the whole registry, as when the config fails
+    assert len(tab.warnings) == 1 and f"({reason})" in tab.warnings[0] and "snippet" in tab.warnings[0]
     assert only_network_errors(tab) == []

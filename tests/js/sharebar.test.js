@@ -1,11 +1,14 @@
 // Unit tests of the widget's pure functions, run by Node's own test runner:
 //   node --test tests/js/
-// sharebar.js exports them to Node before it touches any browser API.
+// sharebar.js, sharebar-share.js and sharebar-counts.js export them to Node before they touch
+// any browser API.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { list, filterQuery, cleanUrl, fillTemplate, langIndex, fmt } = require('../../static/sharebar.js');
+const { list, filterQuery, cleanUrl, fillTemplate, langIndex } = require('../../static/sharebar.js');
+const { refusal } = require('../../static/sharebar-share.js');
+const { fmt } = require('../../static/sharebar-counts.js');
 
 const TRACKING = /^(utm_\w+|fbclid|gclid|_sb)$/;
 
@@ -54,4 +57,15 @@ test('count formatting by language', () => {
     [12000, 1, '1.2萬'], [340000000, 1, '3.4億'], [0, 0, '0'],
   ];
   for (const [n, L, expected] of cases) assert.equal(fmt(n, L), expected, `${n} in ${L}`);
+});
+
+test('refusals: the owner is told why and what to do for a domain or key reason, and only then', () => {
+  const problem = code => ({ type: `https://sharebar.invalid/problems/${code}`, detail: `Because ${code}.` });
+  for (const code of ['foreign-domain', 'foreign-origin', 'invalid-site-key', 'unknown-site']) {
+    assert.equal(refusal(problem(code)), `Because ${code}. (${code})`);
+  }
+  for (const code of ['rate-limited', 'invalid-beacon', 'unknown-service', 'not-foreign-domain-x']) {
+    assert.equal(refusal(problem(code)), '', code);
+  }
+  for (const odd of [null, undefined, {}, { type: 42 }, 'foreign-domain']) assert.equal(refusal(odd), '');
 });
