@@ -56,6 +56,34 @@ def test_a_batch_that_fails_midway_is_counted_once_afterwards(app: Flask, beacon
     assert len(table_rows(app, "events")) == 6
 
 
+def test_two_counters_reading_the_same_watermark_count_once(app: Flask, beacon: BeaconSender,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`aggregate --once` beside the elected aggregator: on SQLite both may read the same
+    watermark; the second to write rolls back instead of adding its counts again."""
+    if app.extensions["widget_engine"].dialect.name == "postgresql":
+        pytest.skip("PostgreSQL locks the state row from the step's start: the second counter waits")
+    assert aggregate(app) == 0  # the aggregator's state row exists, as after its first step
+    for n in range(4):
+        beacon.send(ip=f"192.0.2.{n}")
+    real_count_batch = counting.count_batch
+    other_counted: list[int] = []
+
+    def other_counter_first(conn: Any, rows: Any, now: Any) -> None:
+        monkeypatch.setattr(counting, "count_batch", real_count_batch)
+        # While this one decides, another counter counts the same rows.
+        other_counted.append(aggregator.catch_up(app.extensions["widget_engine"]))
+        real_count_batch(conn, rows, now)
+
+    monkeypatch.setattr(counting, "count_batch", other_counter_first)
+    with app.app_context(), pytest.raises(aggregator.Raced):
+        with db.engine().begin() as conn:
+            aggregator.step(conn)
+    assert other_counted == [4]
+    assert shares_counted(app) == 4
+    assert len(table_rows(app, "events")) == 4
+    assert aggregate(app) == 0
+
+
 def test_small_batches_in_id_order_give_the_same_counts(app: Flask, beacon: BeaconSender) -> None:
     for n in range(7):
         beacon.send(ip=f"192.0.2.{n % 3}", service=("weibo", "qq")[n % 2])

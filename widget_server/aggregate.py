@@ -66,15 +66,31 @@ def load_state(conn: Connection) -> State:
     return State(int(row.watermark), {int(i): float(t) for i, t in row.gaps})
 
 
-def save_state(conn: Connection, state: State) -> None:
+class Raced(Exception):
+    """Another counter moved the watermark while this one decided its batch; the batch's
+    transaction is rolled back and the step is taken again from the new watermark."""
+
+
+def save_state(conn: Connection, state: State, read: int) -> None:
+    """Move the watermark from ``read``, the one this step started from, or raise ``Raced``.
+
+    On PostgreSQL the state row is locked from the step's start, so this always holds. On
+    SQLite the step's reads take no lock (the transaction begins at its first write), so two
+    counters (the elected one and `aggregate --once`, say) may read the same watermark; the
+    one that writes second finds it moved here, while it holds the write lock, and its
+    counts roll back instead of being added twice."""
     gaps = [[i, t] for i, t in sorted(state.gaps.items())]
-    conn.execute(update(aggregator_state).where(aggregator_state.c.name == STATE).values(
+    moved = conn.execute(update(aggregator_state).where(
+        aggregator_state.c.name == STATE, aggregator_state.c.watermark == read).values(
         watermark=state.watermark, gaps=gaps, updated_at=utcnow()))
+    if moved.rowcount != 1:
+        raise Raced()
 
 
 def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time.time) -> int:
     """Count the next batch inside the caller's transaction; returns how many rows it read."""
     state = load_state(conn)
+    read = state.watermark
     rows = list(conn.execute(select(event_log).where(event_log.c.id > state.watermark)
                              .order_by(event_log.c.id).limit(batch)))
     late = []
@@ -95,7 +111,7 @@ def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time
     if found:
         counting.count_batch(conn, found, utcnow())
     if found or late or rows:
-        save_state(conn, state)
+        save_state(conn, state, read)
     return len(found)
 
 
@@ -103,8 +119,11 @@ def catch_up(engine: Engine, batch: int = BATCH) -> int:
     """Count everything committed so far (tests, ``aggregate --once``); returns how many."""
     total = 0
     while True:
-        with engine.begin() as conn:
-            counted = step(conn, batch)
+        try:
+            with engine.begin() as conn:
+                counted = step(conn, batch)
+        except Raced:
+            continue
         total += counted
         if counted == 0:
             return total
@@ -139,6 +158,8 @@ class Aggregator:
                 with self.engine.begin() as conn:
                     counted = step(conn, BATCH)
                 self._recovered()
+            except Raced:
+                counted = BATCH  # at once again, from where the other counter stopped
             except DBAPIError as exc:
                 self._failed(exc)
                 counted = 0
