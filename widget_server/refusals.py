@@ -32,7 +32,7 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import db, signing, sites
+from . import db, sitecache, sites
 from .models import Site, refusal_samples, refusals, sightings, utcnow
 from .problems import Problem
 
@@ -96,9 +96,9 @@ def is_text(value: Any) -> bool:
 def sites_refused(key: Any, page: str | None) -> list[int]:
     """The sites a refusal concerns: the one the key names, or for a bad key the sites whose
     domains the page is on."""
-    site_id = signing.site_id_from_key(key) if isinstance(key, str) and key else None
-    if site_id is not None:
-        return [site_id] if current_app.extensions["widget_sites"].get(site_id) is not None else []
+    parts = sitecache.key_parts(key) if isinstance(key, str) and key else None  # remembered: no second signature check
+    if parts is not None:
+        return [parts[0]] if current_app.extensions["widget_sites"].get(parts[0]) is not None else []
     host = urlsplit(page).hostname if page else None
     if not host:
         return []
