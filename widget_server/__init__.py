@@ -9,8 +9,8 @@ from flask import Flask
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``WIDGET_*`` environment variables, then ``test_config``."""
-    from . import (aggregate, api, cli, dashboard, db, edges, embed, extras, ingest, limits, logs, metrics, ops,
-                   problems, refusals, settings, sitecache, stats)
+    from . import (aggregate, api, cli, dashboard, db, edges, embed, extras, ingest, lane, limits, logs, metrics,
+                   ops, problems, refusals, settings, sitecache, stats)
 
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
     app.config.from_mapping(settings.DEFAULTS)
@@ -20,6 +20,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings.finalise(app)
     extras.check(app.config)
     logs.init_app(app)
+    lane.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

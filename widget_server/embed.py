@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import segno
@@ -35,14 +37,20 @@ AnySite = Site | CachedSite
 PAGE_VIEW_CACHE = "public, max-age=30, stale-while-revalidate=300"
 
 
+# Every embed answer is public: any page may read it, embed it and time it; the widget waits as
+# long as a 429 or 503 asks (Retry-After) before it retries a beacon.
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Timing-Allow-Origin": "*",  # lets a site's own performance monitoring see what the bar costs it
+    "Access-Control-Expose-Headers": "Retry-After",
+}
+
+
 @bp.after_request
 def open_cors(response: Response) -> Response:
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    response.headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
-    # Lets a site's own performance monitoring see what the bar costs it.
-    response.headers.setdefault("Timing-Allow-Origin", "*")
-    # The widget waits as long as a 429 or 503 asks before it retries a beacon.
-    response.headers.setdefault("Access-Control-Expose-Headers", "Retry-After")
+    for name, value in CORS.items():
+        response.headers.setdefault(name, value)
     return assets.compress(response)
 
 
@@ -81,9 +89,8 @@ def check_domain(site: AnySite, url: str) -> None:
         raise Problem(403, "foreign-domain", FOREIGN.format(host=url_host(url) or "its host", what="page"), "url")
 
 
-def check_origin(site: AnySite) -> None:
-    """Refuse a beacon a browser sent from a page outside the site's domains."""
-    origin = request.headers.get("Origin")
+def check_origin(site: AnySite, origin: str | None) -> None:
+    """Refuse a beacon a browser sent from a page (``origin``) outside the site's domains."""
     if origin is None:
         return
     host = url_host(origin) if origin != "null" else ""
@@ -93,27 +100,31 @@ def check_origin(site: AnySite) -> None:
 
 @bp.get("/v1/config")
 def site_config() -> Response:
-    """The site's bar defaults, and the page's counts when the site shows counts or the widget
-    asks for them (``counts=1``: a bar on the page shows counts, which then need no request
-    of their own).
+    met_in_lane()
+    return page_view_response(jsonify(config_answer(request.args)))
+
+
+def config_answer(args: Mapping[str, str]) -> dict[str, Any]:
+    """``/v1/config``: the site's bar defaults, and the page's counts when the site shows
+    counts or the widget asks for them (``counts=1``: a bar on the page shows counts, which
+    then need no request of their own).
 
     A ``url`` that is not a page of the site still gets the site's settings (the bar draws),
     but no counts, and ``refused`` the problem its beacons will meet (``foreign-domain``), so
     that the widget tells the page's owner at once, in the console, why and what to do. Reads the cached site row
     and, with counts, one page's totals.
     """
-    site = sitecache.site_from_key(request.args.get("site"))
+    site = sitecache.site_from_key(args.get("site"))
     bar = sites.bar_settings(site)
     counts, refused = None, {}
-    if request.args.get("url"):
+    if args.get("url"):
         try:
-            url = page_of_site(site, request.args["url"])
+            url = page_of_site(site, args["url"])
         except Problem as problem:
             url, refused = None, {"refused": {"type": PROBLEM_TYPE + problem.code, "detail": problem.detail}}
-        if url and (bar["counts"] or request.args.get("counts") == "1"):
+        if url and (bar["counts"] or args.get("counts") == "1"):
             counts = cached_counts(site.id, url)
-    return page_view_response(jsonify(site=widget_settings(bar), counts=counts, **refused,
-                                      **assets.config_services(bar, request.args.get("lang"))))
+    return {"site": widget_settings(bar), "counts": counts, **refused, **assets.config_services(bar, args.get("lang"))}
 
 
 def cached_counts(site_id: int, url: str) -> dict[str, Any]:
@@ -147,6 +158,31 @@ def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:
     return {name: list(verb.phrases) for name, verb in verbs.site_verbs(bar).items() if name not in verbs.VERBS}
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A beacon as it arrived: what the request path needs of the HTTP request, so that Flask's
+    view and the hot paths' lane (``lane.py``) store it with the same code."""
+
+    body: bytes
+    content_type: str | None
+    origin: str | None  # the Origin header
+    address: str  # the client's address (behind trusted proxies: theirs)
+    agent: str  # the User-Agent header
+
+
+# The WSGI environ key under which the lane hands Flask the exception a request met there, so
+# that Flask answers it (problem document, headers, log record, metrics) without doing the
+# work, or storing the beacon, a second time.
+MET = "sharebar.lane_met"
+
+
+def met_in_lane() -> None:
+    """Raise what this request met in the lane, if the lane handed it over."""
+    met: Exception | None = request.environ.pop(MET, None)
+    if met is not None:
+        raise met
+
+
 @bp.post("/v1/events", provide_automatic_options=False)
 def record_event() -> Response:
     """Store a beacon: 204 once it is durably in the event log, also for a retried one;
@@ -154,27 +190,41 @@ def record_event() -> Response:
     with ``Retry-After`` when the database cannot take it. Counting happens behind, in the
     aggregator."""
     body = read_body()
+    arrival = Arrival(body, request.content_type, request.headers.get("Origin"), request.remote_addr or "",
+                      request.headers.get("User-Agent", ""))
     try:
-        store_beacon(body)
+        met_in_lane()
+        store_beacon(arrival)
     except Problem as problem:
-        refusals.note(problem, body, request.headers.get("Origin"))
+        refusals.note(problem, body, arrival.origin)
         raise
-    return Response(status=204)
+    return no_content()
 
 
-def store_beacon(body: bytes) -> None:
-    beacon = ingest.parse_beacon(ingest.decode_body(body, request.content_type))
+def no_content() -> Response:
+    """204: a beacon's answer has no body, so no type either (Werkzeug would say text/html)."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
+
+
+def store_beacon(arrival: Arrival) -> None:
+    """Check the beacon and store it; returns once it is durably stored.
+
+    :raise Problem: a refusal (nothing stored). :raise writer.Unavailable: not stored in time.
+    """
+    beacon = ingest.parse_beacon(ingest.decode_body(arrival.body, arrival.content_type))
     site = sitecache.site_from_key(beacon.site_key)
     check_domain(site, beacon.url)  # cleaned by parse_beacon
-    check_origin(site)
+    check_origin(site, arrival.origin)
     settings = sites.bar_settings(site)
     actor = action_actor(site, settings, beacon)
-    limits.check_beacon(site.id, request.remote_addr or "", beacon.event_id)
+    limits.check_beacon(site.id, arrival.address, beacon.event_id)
     address_bar = bool(settings["address_bar"])
     if beacon.type == "clickback" and beacon.code:
         with db.engine().connect() as conn:
             ingest.check_code(conn, site.id, beacon.code, address_bar)
-    row = ingest.log_row(site.id, beacon, current_reader(site.id), address_bar, actor)
+    row = ingest.log_row(site.id, beacon, reader(site.id, arrival), address_bar, actor)
     ingest.writer().store(row)
     refusals.seen(site.id, beacon.url)
 
@@ -206,18 +256,17 @@ def read_body() -> bytes:
     return body
 
 
-def current_reader(site_id: int) -> ingest.Reader:
-    """The request's reader as a daily hash; the IP and user agent go no further than here."""
+def reader(site_id: int, arrival: Arrival) -> ingest.Reader:
+    """The beacon's reader as a daily hash; the IP and user agent go no further than here."""
     salt = visitors.daily_salt(db.engine(), utcnow().date())
-    agent = request.headers.get("User-Agent", "")
-    visitor = visitors.visitor_hash(salt, site_id, request.remote_addr or "", agent)
-    return ingest.Reader(visitor, visitors.is_bot(agent))
+    visitor = visitors.visitor_hash(salt, site_id, arrival.address, arrival.agent)
+    return ingest.Reader(visitor, visitors.is_bot(arrival.agent))
 
 
 @bp.route("/v1/events", methods=["OPTIONS"])
 def events_preflight() -> Response:
     """Let scripts POST ``application/json`` too (``sendBeacon`` with text/plain needs none)."""
-    response = Response(status=204)
+    response = no_content()
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
     response.headers["Access-Control-Max-Age"] = "86400"
@@ -226,10 +275,15 @@ def events_preflight() -> Response:
 
 @bp.get("/v1/counts")
 def page_counts() -> Response:
-    """One page's shares per service and in total: one cached site row, one page's totals."""
-    site = sitecache.site_from_key(request.args.get("site"))
-    url = page_of_site(site, request.args.get("url"))
-    return page_view_response(jsonify(cached_counts(site.id, url)))
+    met_in_lane()
+    return page_view_response(jsonify(counts_answer(request.args)))
+
+
+def counts_answer(args: Mapping[str, str]) -> dict[str, Any]:
+    """``/v1/counts``: one page's shares per service and in total, from one cached site row and
+    one page's totals."""
+    site = sitecache.site_from_key(args.get("site"))
+    return cached_counts(site.id, page_of_site(site, args.get("url")))
 
 
 # A QR code a phone still reads off a screen: at most version 26 at error level M, 121 modules.

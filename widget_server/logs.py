@@ -21,10 +21,11 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, g, request
 
 HEADER = "X-Request-ID"
 SANE_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
@@ -32,6 +33,10 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is kept.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id", "taskName"}
 log = logging.getLogger("widget_server.requests")
+# The id of the request being answered: a context variable rather than Flask's ``g``, because
+# the hot paths (``lane.py``) answer without a Flask request context; under gevent each
+# greenlet has its own value.
+_request_id: ContextVar[str | None] = ContextVar("sharebar_request_id", default=None)
 
 
 def request_id_from(header: str | None) -> str:
@@ -42,10 +47,24 @@ def request_id_from(header: str | None) -> str:
 
 
 def current_request_id() -> str | None:
-    if has_request_context():
-        found: str | None = g.get("request_id")
-        return found
-    return None
+    return _request_id.get()
+
+
+def begin_request(header: str | None) -> str:
+    """The request's id (see :func:`request_id_from`), set for the records logged until the
+    next request of this thread or greenlet begins."""
+    request_id = request_id_from(header)
+    _request_id.set(request_id)
+    return request_id
+
+
+def request_done(method: str, endpoint: str, status: int, started: float | None) -> None:
+    """The one record that ends each request (``started``: its ``perf_counter``); records
+    logged after it have no request id."""
+    elapsed = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+    log.info("%s %s %s", method, endpoint, status,
+             extra={"method": method, "endpoint": endpoint, "status": status, "duration_ms": elapsed})
+    _request_id.set(None)
 
 
 class JSONFormatter(logging.Formatter):
@@ -130,17 +149,13 @@ def configure(fmt: str) -> None:
 
 
 def _assign_id() -> None:
-    g.request_id = request_id_from(request.headers.get(HEADER))
+    g.request_id = begin_request(request.headers.get(HEADER))
     g.log_started = time.perf_counter()
 
 
 def _answer_id(response: Response) -> Response:
-    response.headers[HEADER] = g.get("request_id") or request_id_from(None)
-    started = g.get("log_started")
-    elapsed = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
-    log.info("%s %s %s", request.method, request.endpoint or "unmatched", response.status_code,
-             extra={"method": request.method, "endpoint": request.endpoint or "unmatched",
-                    "status": response.status_code, "duration_ms": elapsed})
+    response.headers[HEADER] = g.get("request_id") or begin_request(None)
+    request_done(request.method, request.endpoint or "unmatched", response.status_code, g.get("log_started"))
     return response
 
 

@@ -67,14 +67,18 @@ def _start_timer() -> None:
 
 
 def _count(response: Response) -> Response:
-    endpoint = endpoint_label()
-    REQUESTS.labels(endpoint, method_label(), str(response.status_code)).inc()
-    started = g.get("metrics_started")
+    count(endpoint_label(), method_label(), response.status_code, g.get("metrics_started"), g.get("problem_code"))
+    return response
+
+
+def count(endpoint: str, method: str, status: int, started: float | None, problem: str | None = None) -> None:
+    """Count one answered request (``started``: its ``perf_counter``; ``problem``: the
+    refusal's code), whether Flask or the hot paths' lane answered it."""
+    REQUESTS.labels(endpoint, method, str(status)).inc()
     if started is not None:
         DURATION.labels(endpoint).observe(time.perf_counter() - started)
     if endpoint == BEACON_ENDPOINT:
-        BEACONS.labels(*beacon_outcome(response.status_code, g.get("problem_code"))).inc()
-    return response
+        BEACONS.labels(*beacon_outcome(status, problem)).inc()
 
 
 def parse_networks(value: object) -> list[Network]:
