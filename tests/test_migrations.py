@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import inspect, text
 
@@ -34,6 +35,18 @@ def test_migrations_match_the_models(app: Flask) -> None:
             "include_name": lambda name, kind, _parents: not (kind == "table" and is_partition(name))})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_the_revisions_the_server_checks_against_are_the_migrations(app: Flask) -> None:
+    """`/readyz` and `widget-server check` compare the schema with db.REVISIONS, not with the
+    scripts: a migration added without its revision there must fail here."""
+    with app.app_context():
+        scripts = ScriptDirectory.from_config(db.alembic_config(db.engine()))
+        with db.engine().connect() as conn:
+            at = db.schema_revisions(conn)
+    assert tuple(script.revision for script in reversed(list(scripts.walk_revisions()))) == db.REVISIONS
+    assert scripts.get_heads() == [db.HEAD]
+    assert at == {db.HEAD}  # what an upgrade to the scripts' head leaves
 
 
 def test_db_upgrade_command(app: Flask) -> None:

@@ -14,23 +14,37 @@ import re
 import secrets
 from functools import cache
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 import click
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from . import db
 from .models import Member, Site, User
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 ROLES = ("owner", "viewer")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
 EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,189}\.[A-Za-z]{2,63}$")
-HASHER = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs the same time as a
-# wrong password and timing does not tell which accounts exist.
-DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def hasher() -> PasswordHasher:
+    """argon2id's hasher, made at first use: only signing in and setting a password hash, and a
+    web worker that serves beacons would otherwise load argon2 and hash at boot."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs the same time as a
+    wrong password and timing does not tell which accounts exist."""
+    return hasher().hash(secrets.token_urlsafe(16))
 
 
 @cache
@@ -69,7 +83,7 @@ def create_user(email: str, password: str, lang: str = "en") -> User:
     check_password(password, address)
     if user_by_email(address) is not None:
         raise ValueError("An account with this email exists already.")
-    user = User(email=address, password_hash=HASHER.hash(password), session_nonce=secrets.token_hex(16), lang=lang)
+    user = User(email=address, password_hash=hasher().hash(password), session_nonce=secrets.token_hex(16), lang=lang)
     session = db.session()
     session.add(user)
     session.commit()
@@ -82,7 +96,7 @@ def set_password(email: str, password: str) -> User:
     if user is None:
         raise LookupError(f"no account with email {email}")
     check_password(password, user.email)
-    user.password_hash = HASHER.hash(password)
+    user.password_hash = hasher().hash(password)
     user.session_nonce = secrets.token_hex(16)
     db.session().commit()
     return user
@@ -90,15 +104,18 @@ def set_password(email: str, password: str) -> User:
 
 def authenticate(email: str, password: str) -> User | None:
     """The account when the password is right, else None (in about the same time)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    dummy = dummy_hash()  # made before the lookup: a process's first sign-in costs the same either way
     user = user_by_email(email)
     try:
-        HASHER.verify(user.password_hash if user else DUMMY_HASH, password)
+        hasher().verify(user.password_hash if user else dummy, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
         return None
-    if HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = HASHER.hash(password)
+    if hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hasher().hash(password)
         db.session().commit()
     return user
 

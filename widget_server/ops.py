@@ -14,10 +14,8 @@ from collections.abc import Callable
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Flask, Response, current_app, jsonify
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -58,7 +56,7 @@ def ready() -> tuple[Response, int]:
     found: dict[str, str] = {"database": "timeout", "schema": "unknown"}
     found["redis"] = "timeout" if current_app.config["REDIS_URL"] else "off"
     details: list[str] = []
-    checks = {"database": database_check(probe_engine(current_app), migration_heads(current_app))}
+    checks = {"database": database_check(probe_engine(current_app))}
     if current_app.config["REDIS_URL"]:
         checks["redis"] = redis_check(current_app.config["REDIS_URL"])
     runner: CheckRunner = current_app.extensions["widget_ready_checks"]
@@ -96,16 +94,14 @@ def schema_state(current: set[str], heads: set[str], known: set[str]) -> tuple[s
     return "newer", f"The database is at revision {', '.join(sorted(current))}, newer than this code."
 
 
-def database_check(engine: Engine, scripts: tuple[set[str], set[str]]) -> Check:
-    heads, known = scripts
-
+def database_check(engine: Engine) -> Check:
     def check() -> dict[str, str]:
         try:
             with engine.connect() as conn:
-                current = set(MigrationContext.configure(conn).get_current_heads())
+                current = db.schema_revisions(conn)
         except Exception as exc:  # any driver error means the same to a probe: not answering
             return {"database": "unreachable", "detail": f"The database does not answer ({type(exc).__name__})."}
-        state, detail = schema_state(current, heads, known)
+        state, detail = schema_state(current, {db.HEAD}, set(db.REVISIONS))
         return {"database": "ok", "schema": state, **({"detail": detail} if detail else {})}
 
     return check
@@ -140,16 +136,6 @@ def probe_engine(app: Flask) -> Engine:
             args = {"timeout": CONNECT_TIMEOUT}
         engine = app.extensions["widget_probe_engine"] = create_engine(url, poolclass=NullPool, connect_args=args)
     return engine
-
-
-def migration_heads(app: Flask) -> tuple[set[str], set[str]]:
-    """``(heads, every revision)`` of the migration scripts, read once per app."""
-    found: tuple[set[str], set[str]] | None = app.extensions.get("widget_migration_heads")
-    if found is None:
-        scripts = ScriptDirectory.from_config(db.alembic_config(db.engine()))
-        known = {script.revision for script in scripts.walk_revisions()}
-        found = app.extensions["widget_migration_heads"] = (set(scripts.get_heads()), known)
-    return found
 
 
 @bp.get("/metrics")

@@ -176,6 +176,7 @@ SERVICES: tuple[Service, ...] = (
 )
 
 SERVICE_IDS: frozenset[str] = frozenset(service.id for service in SERVICES)
+marks.foresee(service.mark for service in SERVICES if service.mark is not None)
 DEFAULT_SERVICES: tuple[str, ...] = (
     "weibo", "wechat", "qq", "qzone", "douban", "x", "facebook", "copy",
 )

@@ -8,6 +8,7 @@ changes with every update, insert or delete).
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -15,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, String, event, func, select, type_coerce
 
-from . import signing
+from . import signing, vault
 from .sites import check_key
 from .models import Site, sites
 from .problems import Problem
@@ -27,7 +28,7 @@ from .problems import Problem
 class CachedSite:
     id: int
     name: str
-    secret: str
+    sealed_secret: str  # as stored; opened by ``secret``
     domains: list[str]
     settings: dict[str, Any]  # the site's own choices; ``sites.bar_settings`` fills defaults
     updated_at: datetime | None
@@ -37,6 +38,12 @@ class CachedSite:
         """Changes whenever the site's row does."""
         stamp = self.updated_at.timestamp() if self.updated_at else 0
         return f"{self.id}-{stamp:.6f}"
+
+    @functools.cached_property
+    def secret(self) -> str:
+        """The site's secret, opened at first use: only an action beacon naming its actor needs
+        it, and opening it loads ``cryptography`` (see ``vault``)."""
+        return vault.open_secret(self.sealed_secret)
 
 
 _generation = 0  # bumped by every ORM change of a site in this process
@@ -83,7 +90,8 @@ class SiteCache:
             self._checked = time.monotonic()
 
     def _load(self, site_id: int) -> CachedSite | None:
-        columns = (sites.c.id, sites.c.name, sites.c.secret, sites.c.domains, sites.c.settings, sites.c.updated_at)
+        sealed = type_coerce(sites.c.secret, String).label("secret")  # not opened here (``CachedSite.secret``)
+        columns = (sites.c.id, sites.c.name, sealed, sites.c.domains, sites.c.settings, sites.c.updated_at)
         with self.engine.connect() as conn:
             row = conn.execute(select(*columns).where(sites.c.id == site_id)).first()
         if row is None:

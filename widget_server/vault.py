@@ -9,19 +9,22 @@ Rotation: put the new key first (``new,old``) and run ``widget-server db upgrade
 reseals every secret under the new key (``reseal_all``); then the old key can go. A key
 dropped before that leaves the secrets it sealed unreadable: ``open_secret`` then raises
 ``SealedWithUnknownKey``, naming the cure.
+
+``cryptography`` is imported at first use: it is a tenth of a web worker's memory, and serving
+opens a secret only for an action beacon that names its actor (``sitecache.CachedSite.secret``).
 """
 from __future__ import annotations
 
 import base64
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from sqlalchemy import Connection, Dialect, String, column, select, table, update
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 PURPOSE = b"sharebar site secret at rest v1"
 SITES = table("sites", column("id"), column("secret"))
@@ -33,12 +36,17 @@ class SealedWithUnknownKey(RuntimeError):
 
 def fernet_key(secret_key: str) -> bytes:
     """The Fernet key derived from one ``WIDGET_SECRET_KEYS`` entry."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=PURPOSE).derive(secret_key.encode("utf-8"))
     return base64.urlsafe_b64encode(derived)
 
 
 @functools.lru_cache(maxsize=8)
 def _ring(keys: tuple[str, ...]) -> MultiFernet:
+    from cryptography.fernet import Fernet, MultiFernet
+
     return MultiFernet([Fernet(fernet_key(key)) for key in keys])
 
 
@@ -54,6 +62,8 @@ def seal(plain: str, keys: list[str] | None = None) -> str:
 
 def open_secret(sealed: str, keys: list[str] | None = None) -> str:
     """The plain secret; :raise SealedWithUnknownKey: when no configured key opens it."""
+    from cryptography.fernet import InvalidToken
+
     try:
         return ring(keys).decrypt(sealed.encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeEncodeError):
@@ -63,6 +73,8 @@ def open_secret(sealed: str, keys: list[str] | None = None) -> str:
 
 
 def sealed_by_first(sealed: str, keys: list[str]) -> bool:
+    from cryptography.fernet import Fernet, InvalidToken
+
     try:
         Fernet(fernet_key(keys[0])).decrypt(sealed.encode("ascii"))
     except InvalidToken:
@@ -72,6 +84,8 @@ def sealed_by_first(sealed: str, keys: list[str]) -> bool:
 
 def reseal_all(conn: Connection, keys: list[str] | None = None) -> int:
     """Reseal under the first key every secret another key sealed; returns how many."""
+    from cryptography.fernet import InvalidToken
+
     chosen = keys if keys is not None else list(current_app.config["SECRET_KEYS"])
     count = 0
     for site_id, sealed in conn.execute(select(SITES.c.id, SITES.c.secret)).all():
