@@ -55,15 +55,18 @@ class Worker(GeventWorker):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's gevent worker, answering request-line and header limits as problem+json."""
 
     def load_wsgi(self) -> None:
-        """Load the app, then compile the crawler patterns before the first request rather
-        than during it (the first beacon of each worker waited for them), then take what is
+        """Load the app, then compile the crawler patterns and read the brand marks before the
+        first request rather than during it (the first beacon and the first config of each
+        worker waited for them: the marks take a child process, see ``marks``), then take what is
         loaded out of the garbage collector's reach: its full collections walked the app's
         100,000-odd objects (modules, patterns, tables), which live as long as the worker, for
         tens of milliseconds during which none of the worker's requests moved."""
         super().load_wsgi()
-        from . import visitors  # here, in the patched worker, like the app's own imports
+        from . import assets, platforms, visitors  # here, in the patched worker, like the app's own imports
 
         visitors.warm()
+        for lang in (None, *range(len(assets.LANGS))):
+            platforms.registry(lang)
         gc.collect()
         gc.freeze()
 
