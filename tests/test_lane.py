@@ -125,6 +125,7 @@ def test_a_refused_beacon_is_answered_by_flask_once(app: Flask, client: FlaskCli
     assert via_lane.json is not None and via_lane.json["param"] == "service"
     same(via_lane, via_flask)
     assert lane[1] == ["/v1/events"]  # handed over with what it met, not checked again
+    assert via_lane.headers["X-Request-ID"] == caplog.records[0].request_id
     assert len(requests_logged(caplog)) == 2
     assert REGISTRY.get_sample_value("sharebar_beacons_total",
                                      {"outcome": "refused", "reason": "unknown-service"}) == refused + 2

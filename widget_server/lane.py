@@ -98,7 +98,7 @@ class Lane:
         met = self._run(embed.store_beacon, arrival)
         if met is not None:
             environ["wsgi.input"] = io.BytesIO(body)
-            return self._to_flask(environ, start_response, met)
+            return self._to_flask(environ, start_response, met, request_id)
         start_response(status_line(204), [*self.common, (logs.HEADER, request_id)])
         self._done("POST", metrics.BEACON_ENDPOINT, 204, started)
         return []
@@ -113,7 +113,7 @@ class Lane:
         found: list[dict[str, Any]] = []
         met = self._run(lambda: found.append(answer(args)))
         if met is not None:
-            return self._to_flask(environ, start_response, met)
+            return self._to_flask(environ, start_response, met, request_id)
         body = (self.app.json.dumps(found[0], separators=(",", ":")) + "\n").encode("utf-8")
         etag = hashlib.sha1(body).hexdigest()
         headers = [("Content-Type", "application/json"), ("Cache-Control", embed.PAGE_VIEW_CACHE),
@@ -137,8 +137,11 @@ class Lane:
                 return exc
         return None
 
-    def _to_flask(self, environ: dict[str, Any], start_response: StartResponse, met: Exception) -> Iterable[bytes]:
+    def _to_flask(self, environ: dict[str, Any], start_response: StartResponse, met: Exception,
+                  request_id: str) -> Iterable[bytes]:
+        """Flask answers what the request met, under the id the lane's records carry."""
         environ[embed.MET] = met
+        environ["HTTP_X_REQUEST_ID"] = request_id
         return self.next(environ, start_response)
 
     @staticmethod
