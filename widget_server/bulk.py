@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Row, Table, column, func, select
 
-from .writer import sqlite_value
 
 
 def writing(conn: Connection) -> bool:
@@ -106,3 +105,15 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
     else:
         conn.exec_driver_sql(sql, [tuple(sqlite_value(row[name]) for name in names) for row in rows])
+
+
+def sqlite_value(value: Any) -> Any:
+    """``value`` as SQLAlchemy stores it on SQLite: UTC date-times and dates as ISO text,
+    booleans as 0/1."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return int(value)
+    return value
