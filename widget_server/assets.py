@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import rcssmin
-import rjsmin
 from flask import Response, request
 
 from . import platforms, urls, verbs
@@ -126,6 +124,21 @@ def js_regexp_source(pattern: str) -> str:
     return pattern
 
 
+def minified(mimetype: str, text: str) -> str:
+    """``text`` minified by tdewolff/minify (``tdewolff-minify``): for scripts, local names
+    shortened too (ES2020, the widget's language), which a whitespace-only minifier leaves long.
+
+    Imported here, at the first build in the process that serves, not when the app is made:
+    the package runs Go, whose runtime does not survive a fork, so a process that loaded it
+    and then forks (``gunicorn --preload``, a ``multiprocessing`` child) would hang the child
+    at its first minification.
+    """
+    import minify
+
+    minify.config({"js-version": 2020})
+    return str(minify.string(mimetype, text))
+
+
 def _transform(name: str, text: str) -> str:
     if name.endswith(".js"):
         if CONFIG_MARK in text:
@@ -134,9 +147,9 @@ def _transform(name: str, text: str) -> str:
             text = text.replace(VERBS_MARK, verbs_config())
         if SERVICES_MARK in text:
             text = text.replace(SERVICES_MARK, services_config())
-        return str(rjsmin.jsmin(text))
+        return minified("application/javascript", text)
     if name.endswith(".css"):
-        return str(rcssmin.cssmin(text))
+        return minified("text/css", text)
     return text
 
 
