@@ -96,13 +96,14 @@
       p => { named = refused(p); }) :
     Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
+  const GRID = 48;  // the icons' viewBox is GRID units square: the server's (marks.GRID)
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
   // its language's, the whole registry all of them: known in a language when the services'
   // names are.
   const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
-  //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
+  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram, w: popup size}
   const SERVICES = {};
   const bars = new Map();  // host element -> {bar, st, look} (empty until drawn)
   const countsOf = {};     // page URL -> promise of its counts
@@ -251,7 +252,7 @@
 
   // A monogram where the set has no mark: "in", "贴".
   function glyph(g) {
-    return h('text', { x: 12, y: 12, 'font-size': g.length > 1 ? 12 : 15 }, g);
+    return h('text', { x: GRID / 2, y: GRID / 2, 'font-size': GRID / (g.length > 1 ? 2 : 1.6) }, g);
   }
 
   function control(id, L, o) {
@@ -264,7 +265,7 @@
       target: k === 'popup' && '_blank', rel: k === 'popup' && 'noopener',
       'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
-    h('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true' },
+    h('svg', { viewBox: `0 0 ${GRID} ${GRID}`, 'aria-hidden': 'true' },
       s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.

@@ -22,7 +22,7 @@ Brand marks come from ``simple-icons-pack`` (CC0), read when the server builds w
 (:mod:`widget_server.marks`): a service names its mark by the set's slug (``mark``). Where the
 set has no mark (LinkedIn, Tieba) the service has a short monogram ``glyph``; copy, print,
 email, SMS and the Web Share API keep generic symbols drawn for Sharebar (``icon``, path data
-for a 24x24 viewBox).
+on the set's 24x24 grid). The registry carries both on the widget's grid (:data:`marks.GRID`).
 
 Services that no longer exist (Google+, Tencent Weibo, Renren, Kaixin001, StumbleUpon) are
 deliberately absent.
@@ -207,7 +207,7 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
     entry["n"] = list(service.names) if lang is None else service.names[lang]
     entry["c"] = accessible(service.colour, LIGHT_SURFACE, MIN_CONTRAST)
     entry["d"] = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
-    icon, glyph = service.icon, service.glyph
+    icon, glyph = service.icon and marks.on_grid(service.icon), service.glyph
     if service.mark is not None:
         try:
             icon = marks.mark_path(service.mark)
