@@ -13,7 +13,7 @@
  * nothing unless asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
- * a browser API; in a browser the file runs as it is.
+ * a browser API; in a browser the file runs as it is (the server leaves the export out).
  */
 (() => {
   'use strict';

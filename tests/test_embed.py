@@ -231,6 +231,13 @@ def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
     assert 0 < len(response.data) < len(source)
 
 
+@pytest.mark.parametrize("name", ["sharebar.js", "sharebar-share.js", "sharebar-counts.js"])
+def test_what_only_nodes_tests_take_is_not_served(client: FlaskClient, name: str) -> None:
+    assert "module.exports" in (static_dir() / name).read_text("utf-8")  # tests/js require() these
+    served = client.get(f"/static/{name}").get_data(as_text=True)
+    assert "module" not in served and "Sharebar" in served
+
+
 def qr(client: FlaskClient, site: Registered, url: str, ip: str = "203.0.113.7", **params: str) -> TestResponse:
     return client.get("/v1/qr.svg", query_string={"site": site.key, "url": url, **params},
                       environ_base={"REMOTE_ADDR": ip})

@@ -20,6 +20,9 @@ from . import platforms, urls, verbs
 CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
 SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
+# The statement by which a widget file hands its pure functions to Node's test runner
+# (tests/js/) and stops: browsers never take it, so the served file goes without it.
+NODE_EXPORTS = re.compile(r"^  if \(typeof module === 'object' && module\.exports\) \{\n.*?^  \}\n", re.M | re.S)
 MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
 
 
@@ -147,7 +150,7 @@ def _transform(name: str, text: str) -> str:
             text = text.replace(VERBS_MARK, verbs_config())
         if SERVICES_MARK in text:
             text = text.replace(SERVICES_MARK, services_config())
-        return minified("application/javascript", text)
+        return minified("application/javascript", NODE_EXPORTS.sub("", text, count=1))
     if name.endswith(".css"):
         return minified("text/css", text)
     return text
