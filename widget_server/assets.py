@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+import zopfli.gzip
 from flask import Response, request
 
 from . import platforms, urls, verbs
@@ -165,7 +166,9 @@ def build(name: str) -> Asset:
         return cached[1]
     body = _transform(name, path.read_text("utf-8")).encode("utf-8")
     mimetype = TYPES[name.rsplit(".", 1)[1]]
-    asset = Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:20], mimetype)
+    # Zopfli: gzip that every browser reads, 1-2% smaller than zlib's best, for a few tens of
+    # milliseconds once per file and process.
+    asset = Asset(body, zopfli.gzip.compress(body), hashlib.sha256(body).hexdigest()[:20], mimetype)
     _built[name] = (mtime, asset)
     return asset
 
