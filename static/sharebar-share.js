@@ -39,9 +39,10 @@
   const RETRIES = 5, FIRST_WAIT = 1000, LONGEST_WAIT = 60000;
 
   sharebar._share(({
-    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything,
+    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything, sheet,
     site, SERVICES, BASE, SITE, PARAM, T: BAR,
   }) => {
+    sheet('sharebar-share');  // the status line's look: what a click says
     const said = new WeakMap();  // a bar's live region -> its status function
     const pending = new Map();   // beacon body -> its retry timer, until stored or refused
 

@@ -77,11 +77,10 @@
   if (window.Sharebar && window.Sharebar.render) return;
 
   // From the server (assets.widget_config), so both ends agree:
-  //   defaults: the services drawn when neither the bar nor the site name them
   //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
   //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
   const BUILT = /*@config@*/null;  // null only when served as written, unbuilt
-  const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
+  const CONFIG = BUILT || { tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
   const SITE = me.dataset.site || '';
@@ -105,6 +104,9 @@
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
   //        c: light colour, d: dark colour, i: path on the GRID, g: monogram, w: popup size}
   const SERVICES = {};
+  // The services drawn when neither the bar nor the site name them: with the whole registry,
+  // which a bar needs anyway when the site's config failed.
+  const DEFAULTS = [];
   const bars = new Map();  // host element -> {bar, st, look} (empty until drawn)
   const countsOf = {};     // page URL -> promise of its counts
   let site = null;         // the site's bar defaults, from /v1/config
@@ -235,7 +237,7 @@
     return {
       // Duplicates go; so do services of no kind we draw, and "native" where there is no
       // Web Share API (see drawable).
-      wanted: [...new Set(own.length ? own : s.services || CONFIG.defaults)],
+      wanted: [...new Set(own.length ? own : s.services || DEFAULTS)],
       theme: pick('theme', ['auto', 'light', 'dark']),
       size: pick('size', ['medium', 'small', 'large']),
       layout: pick('layout', ['inline', 'float']),
@@ -294,8 +296,8 @@
     bars.set(host, {});
     if (!configured) return;
     const st = settings(host), L = st.L;
-    const missing = st.wanted.filter(id => nameOf(id, L) === undefined);
-    if (missing.length && !haveEverything) {
+    // Without the site's config, the default services are the registry's too.
+    if ((!site || st.wanted.some(id => nameOf(id, L) === undefined)) && !haveEverything) {
       loadEverything().then(() => bars.get(host) && !bars.get(host).bar && render(host));
       return;
     }
@@ -321,13 +323,9 @@
       clicker ? on(clicker) : clicks().then(on, () => {});
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
-    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
-    if (st.layout === 'float' && st.small === 'collapse') {
-      const fold = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
-        h('span', { class: 'sb-vh' }, t('share', L)));
-      fold.onclick = () => fold.setAttribute('aria-expanded', !bar.classList.toggle('sb-folded'));
-      bar.prepend(fold);
-    }
+    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away
+    // (sharebar-fold.js, which only such bars fetch).
+    if (st.layout === 'float' && st.small === 'collapse') load('fold').then(fold => fold(bar, L), () => {});
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
     if (st.counts) load('counts').then(m => m.show(host), () => {});
@@ -385,8 +383,9 @@
      everything else (a CSP script-src allows it): what a click does and the beacons
      (sharebar-share.js: when a reader reaches for a bar, a shared link brought them, or the
      site tags addresses, the rest of the API, a refusal), the dialogs (sharebar-dialogs.js),
-     the whole registry (sharebar-services.js), counts (sharebar-counts.js), like-and-share
-     and recent activity (sharebar-actions.js). */
+     the whole registry (sharebar-services.js), counts (sharebar-counts.js), the fold button
+     of floating bars (sharebar-fold.js), like-and-share and recent activity
+     (sharebar-actions.js). */
 
   const modules = {};  // name -> promise of its functions
 
@@ -396,9 +395,10 @@
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
         h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load, warn,
-        loadEverything,
+        loadEverything, sheet,
         send: event => api.track(event),
-        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site, ...extra,
+        pageUrl, filterQuery, SERVICES, DEFAULTS, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site,
+        ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {

@@ -62,11 +62,11 @@ def servable(name: str) -> bool:
 
 
 def widget_config() -> str:
-    """What the widget must agree on with the server, as the JS literal it is built with: the
-    default bar and which query parameters do not name a page. The services themselves come
-    with the site's config (:func:`config_services`), or all at once in sharebar-services.js."""
+    """What the widget must agree on with the server, as the JS literal it is built with: which
+    query parameters do not name a page, and which carries a share code. The services come
+    with the site's config (:func:`config_services`), or all at once, with the default bar, in
+    sharebar-services.js."""
     config = {
-        "defaults": list(platforms.DEFAULT_SERVICES),
         "tracking": js_regexp_source(urls.TRACKING.pattern),
         "param": urls.SHARE_PARAM,
     }
@@ -107,9 +107,10 @@ def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, 
 
 
 def services_config() -> str:
-    """The whole registry, all names, and the bar's words in every language, as the JS literal
-    sharebar-services.js is built with."""
-    return json.dumps({"services": platforms.registry(), "t": STRINGS}, ensure_ascii=False, separators=(",", ":"))
+    """The whole registry, all names, the bar's words in every language, and the default bar
+    (drawn when the site's config failed), as the JS literal sharebar-services.js is built with."""
+    everything = {"services": platforms.registry(), "t": STRINGS, "defaults": list(platforms.DEFAULT_SERVICES)}
+    return json.dumps(everything, ensure_ascii=False, separators=(",", ":"))
 
 
 def verbs_config() -> str:

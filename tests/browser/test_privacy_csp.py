@@ -53,8 +53,8 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
         page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
     assert server_requests(tab, live, url) == [
-        "/static/sharebar-services.js", "/static/sharebar-share.js", "/static/sharebar.css", "/static/sharebar.js",
-        "/v1/config"]
+        "/static/sharebar-services.js", "/static/sharebar-share.css", "/static/sharebar-share.js",
+        "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
 
 
 def test_counts_are_one_more_request_their_code_the_numbers_come_with_the_config(live: Live, tab: Tab,
