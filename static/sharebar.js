@@ -259,7 +259,7 @@
 
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
-    if (!s.i && !s.g) warn(`no icon for ${id}: drawn as a monogram`);
+    if (!s.i && !s.g) warn(`no icon for ${id}`);
     const b = h(isLink ? 'a' : 'button', {
       class: 'sb-btn', 'data-service': id, title: name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
@@ -284,7 +284,7 @@
   // The whole registry, every name in every language: once, for bars that need more than
   // the config brought (or when the config failed).
   function loadEverything() {
-    everything = everything || load('services').catch(() => warn('the service list did not load'))
+    everything = everything || load('services').catch(() => warn('service list did not load'))
       .then(() => { haveEverything = true; });
     return everything;
   }
@@ -303,7 +303,7 @@
     }
     st.services = st.wanted.filter(id => drawable(id) && nameOf(id, L) !== undefined);
     if (st.services.length < st.wanted.filter(id => id !== 'native').length) {
-      warn(`unknown services left out: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
+      warn(`unknown services: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
     }
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
@@ -362,7 +362,7 @@
         // It carries this page's counts when the site shows counts, or a bar asked for them.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE) {
-        Promise.resolve(named).then(n => n || warn('the site config did not load; drawing the default bar'));
+        Promise.resolve(named).then(n => n || warn('site config did not load: default bar'));
       }
       configured = true;
       configDone(site);

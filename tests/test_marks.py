@@ -100,3 +100,9 @@ def test_a_mark_missing_from_the_installed_set_falls_back_to_a_monogram(
     entry = registry(2, ["reddit"])["reddit"]
     assert entry["g"] == "R" and "i" not in entry
     assert "no-such-brand-anywhere" in caplog.text
+
+
+def test_each_segment_takes_its_shortest_form_and_keeps_its_point() -> None:
+    path = "M1 1l0 2l3 0L10 10.5z"
+    assert marks.on_grid(path) == "M2 2V6H8L20 21z"  # a line along an axis: V, H
+    assert marks.points(marks.parse(marks.on_grid(path))) == [(x * 2, y * 2) for x, y in marks.points(marks.parse(path))]

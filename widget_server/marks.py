@@ -3,13 +3,14 @@
 Nothing of the set is copied into this repository: :func:`mark_path` reads a mark's SVG path
 from the installed package and hands back the same outline on the widget's grid, :data:`GRID`
 units square (the widget's one ``viewBox``): the set's 24x24 coordinates times :data:`SCALE`,
-rounded to whole units. Whole numbers need no decimal point, which takes about a third off
-the gzipped marks of a default bar compared with one decimal on the 24 grid, and a quarter
-of the set's unit is under a fifth of a pixel at the medium bar's 20 px icon. Relative
-coordinates are rounded against the rounded current point, so rounding errors never add up
-along a path: every point of the result lies within half a unit of the grid, ``1 / (2 *
-SCALE)`` of the set's, of the set's own point scaled. Generic symbols drawn for Sharebar on
-the 24 grid go through the same scaling (:func:`on_grid`), exactly, as they use halves at most.
+rounded to whole units, each segment in its shortest form (:func:`shortest`). Whole numbers
+need no decimal point, which takes about a third off the gzipped marks of a default bar
+compared with one decimal on the 24 grid, and a quarter of the set's unit is under a fifth of
+a pixel at the medium bar's 20 px icon. Relative coordinates are rounded against the rounded
+current point, so rounding errors never add up along a path: every point of the result lies
+within half a unit of the grid, ``1 / (2 * SCALE)`` of the set's, of the set's own point
+scaled. Generic symbols drawn for Sharebar on the 24 grid go through the same scaling
+(:func:`on_grid`), exactly, as they use halves at most.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def mark_path(slug: str) -> str:
 
 def on_grid(path: str) -> str:
     """``path``, drawn on a 24x24 grid, scaled to the widget's grid and rounded without drift."""
-    return serialise(rounded(scaled(parse(path))))
+    return serialise(shortest(rounded(scaled(parse(path)))))
 
 
 def set_path(slug: str) -> str:
@@ -148,6 +149,41 @@ def rounded(segments: list[Segment]) -> list[Segment]:
         if command in "mM":
             start_true, start_kept = dict(true), dict(kept)
         out.append((command, new))
+    return out
+
+
+def shortest(segments: list[Segment]) -> list[Segment]:
+    """The same outline, each segment written in its shortest form: absolute or relative,
+    and a line along an axis as ``h`` or ``v``. Every point stays where it is."""
+    at = {"x": 0.0, "y": 0.0}
+    start = dict(at)
+    out: list[Segment] = []
+    for command, numbers in segments:
+        if command in "zZ":
+            at = dict(start)
+            out.append((command, []))
+            continue
+        absolute = list(numbers)
+        if command.islower():
+            for index, axis in _positions(command):
+                absolute[index] += at[axis]
+        forms = [(command.upper(), absolute)]
+        if command in "lL":
+            forms += [("V", absolute[1:])] if absolute[0] == at["x"] else []
+            forms += [("H", absolute[:1])] if absolute[1] == at["y"] else []
+        candidates = []
+        for upper, values in forms:
+            relative = list(values)
+            for index, axis in _positions(upper):
+                relative[index] -= at[axis]
+            candidates += [(upper, values), (upper.lower(), relative)]
+        previous = out[-1][0] if out else ""
+        # A repeated command needs no letter of its own (serialise leaves it out).
+        out.append(min(candidates, key=lambda form: len(serialise([form])) - (form[0] == previous)))
+        for axis, index in _end(command, absolute).items():
+            at[axis] = absolute[index]
+        if command in "mM":
+            start = dict(at)
     return out
 
 
