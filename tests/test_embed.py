@@ -347,3 +347,12 @@ def test_page_view_reads_are_cacheable_and_conditional(client: FlaskClient, beac
     beacon.send()
     if path == "/v1/counts":  # a new count is a new ETag
         assert client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_popup_sizes_come_with_the_share_module_not_the_config(client: FlaskClient, site: Registered) -> None:
+    share = client.get("/static/sharebar-share.js").get_data(as_text=True).replace('"', "")
+    for service in platforms.SERVICES:
+        if service.popup is not None:
+            assert f"{service.id}:[{service.popup[0]},{service.popup[1]}]" in share
+    config = client.get("/v1/config", query_string={"site": site.key}).get_json()
+    assert not any("w" in entry for entry in config["services"].values())

@@ -21,6 +21,7 @@ from . import platforms, urls, verbs
 CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
 SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
+POPUPS_MARK = "/*@popups@*/null"  # sharebar-share.js, loaded when a reader reaches for a bar: popup_sizes()
 # The statement by which a widget file hands its pure functions to Node's test runner
 # (tests/js/) and stops: browsers never take it, so the served file goes without it.
 NODE_EXPORTS = re.compile(r"^  if \(typeof module === 'object' && module\.exports\) \{\n.*?^  \}\n", re.M | re.S)
@@ -113,6 +114,13 @@ def services_config() -> str:
     return json.dumps(everything, ensure_ascii=False, separators=(",", ":"))
 
 
+def popup_sizes() -> str:
+    """Each service's popup window size (width, height), as the JS literal the share module is
+    built with: only a click needs them, so neither the config nor the registry carries them."""
+    sizes = {service.id: list(service.popup) for service in platforms.SERVICES if service.popup is not None}
+    return json.dumps(sizes, separators=(",", ":"))
+
+
 def verbs_config() -> str:
     """The built-in verbs' phrases (zh-CN, zh-TW, en) as the JS literal the actions module is
     built with; a site's own verbs come with its /v1/config."""
@@ -150,6 +158,8 @@ def _transform(name: str, text: str) -> str:
             text = text.replace(CONFIG_MARK, widget_config())
         if VERBS_MARK in text:
             text = text.replace(VERBS_MARK, verbs_config())
+        if POPUPS_MARK in text:
+            text = text.replace(POPUPS_MARK, popup_sizes())
         if SERVICES_MARK in text:
             text = text.replace(SERVICES_MARK, services_config())
         return minified("application/javascript", NODE_EXPORTS.sub("", text, count=1))

@@ -188,7 +188,8 @@ def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[
     are left out). Each entry has ``k`` (kind), ``n`` (names, or with ``lang`` 0, 1 or 2 only
     that language's name), ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on
     the dark surface), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
-    else a generic symbol), ``g`` (glyph) and ``w`` (popup size). Should the installed set lack
+    else a generic symbol) and ``g`` (glyph). Popup sizes, which only a click needs, travel
+    with the share module (:func:`widget_server.assets.popup_sizes`). Should the installed set lack
     a service's mark, the service gets the first letter of its English name as a monogram,
     and the log one warning.
     """
@@ -218,8 +219,6 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
         entry["i"] = icon
     if glyph is not None:
         entry["g"] = glyph
-    if service.popup is not None:
-        entry["w"] = list(service.popup)
     return entry
 
 
