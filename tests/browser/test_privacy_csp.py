@@ -48,7 +48,8 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
     # The second bar names services beyond the site's: the whole registry, once.
     assert server_requests(tab, live, url) == [
         "/static/sharebar-services.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
-    with page.expect_request(re.compile(r"/static/sharebar-share\.js$")):
+    # The share module asks for its stylesheet when it runs: the last request.
+    with page.expect_request(re.compile(r"/static/sharebar-share\.css$")):
         page.locator("[data-sharebar] [data-service=weibo]").first.hover()
         page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
