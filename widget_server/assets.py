@@ -9,6 +9,8 @@ import gzip
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -137,19 +139,28 @@ def js_regexp_source(pattern: str) -> str:
     return pattern
 
 
+# Run by :func:`minified` in a child process: the text on stdin, the minified text on stdout.
+MINIFY = """
+import sys, minify
+minify.config({"js-version": 2020})
+sys.stdout.buffer.write(minify.string(sys.argv[1], sys.stdin.buffer.read().decode()).encode())
+"""
+
+
 def minified(mimetype: str, text: str) -> str:
     """``text`` minified by tdewolff/minify (``tdewolff-minify``): for scripts, local names
     shortened too (ES2020, the widget's language), which a whitespace-only minifier leaves long.
 
-    Imported here, at the first build in the process that serves, not when the app is made:
-    the package runs Go, whose runtime does not survive a fork, so a process that loaded it
-    and then forks (``gunicorn --preload``, a ``multiprocessing`` child) would hang the child
-    at its first minification.
-    """
-    import minify
+    In a child process, once per file and process (about a tenth of a second): the package
+    runs Go, whose runtime would otherwise stay in every web worker (7 MB of its memory, for a
+    dozen files) and does not survive a fork (a process that loaded it and then forks, as
+    ``gunicorn --preload`` does, would hang its children at their first minification).
 
-    minify.config({"js-version": 2020})
-    return str(minify.string(mimetype, text))
+    :raise subprocess.CalledProcessError: when the minifier refuses the text (a syntax error).
+    """
+    done = subprocess.run([sys.executable, "-c", MINIFY, mimetype], input=text.encode(), capture_output=True,
+                          timeout=60, check=True)
+    return done.stdout.decode()
 
 
 def _transform(name: str, text: str) -> str:
