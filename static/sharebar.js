@@ -102,7 +102,7 @@
   const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
-  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram, w: popup size}
+  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram}
   const SERVICES = {};
   // The services drawn when neither the bar nor the site name them: with the whole registry,
   // which a bar needs anyway when the site's config failed.
