@@ -23,7 +23,7 @@
   };
   const KEY = 'sharebar.fediverse';  // localStorage, only when the reader ticks "remember"
 
-  sharebar._dialogs(({ h, label, shareUrl, popup, SERVICES, BASE, SITE, LANGS, T: BAR }) => {
+  sharebar._dialogs(({ h, label, shareUrl, popup, BASE, SITE, LANGS, T: BAR }) => {
     let uid = 0;
     // Its stylesheet; a dialog opens once it is in (or failed: unstyled, it still works).
     const css = new Promise(ok => {
@@ -99,7 +99,7 @@
         try { keep.checked ? localStorage.setItem(KEY, host) : localStorage.removeItem(KEY); } catch { /* ok */ }
         track();
         const u = 'https://' + host + shareUrl(id, so);
-        if (!popup(u, SERVICES[id].w)) ctx.status(BAR.blocked[L], u, label(id, L));
+        if (!popup(u, id)) ctx.status(BAR.blocked[L], u, label(id, L));
       });
     }
 

@@ -35,13 +35,18 @@
     copyThis: ['请复制链接：', '請複製連結：', 'Copy the link: '],
     blocked: ['弹出窗口被拦截：', '彈出視窗被封鎖：', 'Popup blocked: '],
   };
+  // Each service's popup window size, from the server (assets.popup_sizes): only a click
+  // needs them.
+  const BUILT = /*@popups@*/null;  // null only when served as written, unbuilt
+  const SIZES = BUILT || {};
   // Beacon retries: after 1, 2, 4, 8 and 16 s (or what Retry-After says, up to a minute).
   const RETRIES = 5, FIRST_WAIT = 1000, LONGEST_WAIT = 60000;
 
   sharebar._share(({
-    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything,
+    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything, sheet,
     site, SERVICES, BASE, SITE, PARAM, T: BAR,
   }) => {
+    sheet('sharebar-share');  // the status line's look: what a click says
     const said = new WeakMap();  // a bar's live region -> its status function
     const pending = new Map();   // beacon body -> its retry timer, until stored or refused
 
@@ -110,7 +115,7 @@
           if (!e) location.href = u;
           return;
         }
-        if (popup(u, s.w)) return e && e.preventDefault();
+        if (popup(u, id)) return e && e.preventDefault();
         // Blocked. The link's own target=_blank may still open a tab; show the way in any case.
         status(T.blocked[L], u, label(id, L));
       } else if (k === 'copy') {
@@ -122,7 +127,8 @@
 
     // A centred popup window, or null when blocked. Not "noopener": with it window.open
     // always returns null, and blocking could not be told; the opener is cut by hand instead.
-    function popup(u, [w, ht] = [600, 500]) {
+    function popup(u, id) {
+      const [w, ht] = SIZES[id] || [600, 500];
       const win = open(u, '_blank', `popup,width=${w},height=${ht},left=${screenX + (outerWidth - w) / 2},top=${screenY + (outerHeight - ht) / 2}`);
       if (win) win.opener = null;
       return win;

@@ -13,7 +13,7 @@
  * nothing unless asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
- * a browser API; in a browser the file runs as it is.
+ * a browser API; in a browser the file runs as it is (the server leaves the export out).
  */
 (() => {
   'use strict';
@@ -77,11 +77,10 @@
   if (window.Sharebar && window.Sharebar.render) return;
 
   // From the server (assets.widget_config), so both ends agree:
-  //   defaults: the services drawn when neither the bar nor the site name them
   //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
   //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
   const BUILT = /*@config@*/null;  // null only when served as written, unbuilt
-  const CONFIG = BUILT || { defaults: [], tracking: '^_sb$', param: '_sb' };
+  const CONFIG = BUILT || { tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
   const SITE = me.dataset.site || '';
@@ -96,14 +95,18 @@
       p => { named = refused(p); }) :
     Promise.resolve(null);
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
+  const GRID = 48;  // the icons' viewBox is GRID units square: the server's (marks.GRID)
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
   // its language's, the whole registry all of them: known in a language when the services'
   // names are.
   const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
-  //        c: light colour, d: dark colour, i: 24x24 path, g: monogram, w: popup size}
+  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram}
   const SERVICES = {};
+  // The services drawn when neither the bar nor the site name them: with the whole registry,
+  // which a bar needs anyway when the site's config failed.
+  const DEFAULTS = [];
   const bars = new Map();  // host element -> {bar, st, look} (empty until drawn)
   const countsOf = {};     // page URL -> promise of its counts
   let site = null;         // the site's bar defaults, from /v1/config
@@ -234,7 +237,7 @@
     return {
       // Duplicates go; so do services of no kind we draw, and "native" where there is no
       // Web Share API (see drawable).
-      wanted: [...new Set(own.length ? own : s.services || CONFIG.defaults)],
+      wanted: [...new Set(own.length ? own : s.services || DEFAULTS)],
       theme: pick('theme', ['auto', 'light', 'dark']),
       size: pick('size', ['medium', 'small', 'large']),
       layout: pick('layout', ['inline', 'float']),
@@ -251,12 +254,12 @@
 
   // A monogram where the set has no mark: "in", "贴".
   function glyph(g) {
-    return h('text', { x: 12, y: 12, 'font-size': g.length > 1 ? 12 : 15 }, g);
+    return h('text', { x: GRID / 2, y: GRID / 2, 'font-size': GRID / (g.length > 1 ? 2 : 1.6) }, g);
   }
 
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
-    if (!s.i && !s.g) warn(`no icon for ${id}: drawn as a monogram`);
+    if (!s.i && !s.g) warn(`no icon for ${id}`);
     const b = h(isLink ? 'a' : 'button', {
       class: 'sb-btn', 'data-service': id, title: name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
@@ -264,7 +267,7 @@
       target: k === 'popup' && '_blank', rel: k === 'popup' && 'noopener',
       'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
-    h('svg', { viewBox: '0 0 24 24', 'aria-hidden': 'true' },
+    h('svg', { viewBox: `0 0 ${GRID} ${GRID}`, 'aria-hidden': 'true' },
       s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
@@ -281,7 +284,7 @@
   // The whole registry, every name in every language: once, for bars that need more than
   // the config brought (or when the config failed).
   function loadEverything() {
-    everything = everything || load('services').catch(() => warn('the service list did not load'))
+    everything = everything || load('services').catch(() => warn('service list did not load'))
       .then(() => { haveEverything = true; });
     return everything;
   }
@@ -293,14 +296,14 @@
     bars.set(host, {});
     if (!configured) return;
     const st = settings(host), L = st.L;
-    const missing = st.wanted.filter(id => nameOf(id, L) === undefined);
-    if (missing.length && !haveEverything) {
+    // Without the site's config, the default services are the registry's too.
+    if ((!site || st.wanted.some(id => nameOf(id, L) === undefined)) && !haveEverything) {
       loadEverything().then(() => bars.get(host) && !bars.get(host).bar && render(host));
       return;
     }
     st.services = st.wanted.filter(id => drawable(id) && nameOf(id, L) !== undefined);
     if (st.services.length < st.wanted.filter(id => id !== 'native').length) {
-      warn(`unknown services left out: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
+      warn(`unknown services: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
     }
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
@@ -320,13 +323,9 @@
       clicker ? on(clicker) : clicks().then(on, () => {});
     };
     for (const type of ['click', 'pointerdown', 'focusin']) bar.addEventListener(type, onEvent);
-    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away.
-    if (st.layout === 'float' && st.small === 'collapse') {
-      const fold = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
-        h('span', { class: 'sb-vh' }, t('share', L)));
-      fold.onclick = () => fold.setAttribute('aria-expanded', !bar.classList.toggle('sb-folded'));
-      bar.prepend(fold);
-    }
+    // Narrow screens, float bars, owner's choice "collapse": a button that folds the bar away
+    // (sharebar-fold.js, which only such bars fetch).
+    if (st.layout === 'float' && st.small === 'collapse') load('fold').then(fold => fold(bar, L), () => {});
     host.replaceChildren(bar);
     bars.set(host, { bar, st, look: look(st) });
     if (st.counts) load('counts').then(m => m.show(host), () => {});
@@ -363,7 +362,7 @@
         // It carries this page's counts when the site shows counts, or a bar asked for them.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE) {
-        Promise.resolve(named).then(n => n || warn('the site config did not load; drawing the default bar'));
+        Promise.resolve(named).then(n => n || warn('site config did not load: default bar'));
       }
       configured = true;
       configDone(site);
@@ -384,8 +383,9 @@
      everything else (a CSP script-src allows it): what a click does and the beacons
      (sharebar-share.js: when a reader reaches for a bar, a shared link brought them, or the
      site tags addresses, the rest of the API, a refusal), the dialogs (sharebar-dialogs.js),
-     the whole registry (sharebar-services.js), counts (sharebar-counts.js), like-and-share
-     and recent activity (sharebar-actions.js). */
+     the whole registry (sharebar-services.js), counts (sharebar-counts.js), the fold button
+     of floating bars (sharebar-fold.js), like-and-share and recent activity
+     (sharebar-actions.js). */
 
   const modules = {};  // name -> promise of its functions
 
@@ -395,9 +395,10 @@
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
         h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load, warn,
-        loadEverything,
+        loadEverything, sheet,
         send: event => api.track(event),
-        pageUrl, filterQuery, SERVICES, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site, ...extra,
+        pageUrl, filterQuery, SERVICES, DEFAULTS, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site,
+        ...extra,
       }));
       const script = h('script', { src: `${BASE}static/sharebar-${name}.js` });
       script.onerror = () => {

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import secrets
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -22,15 +25,18 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     plain = client.get("/static/sharebar.js")
     assert plain.status_code == 200
     assert plain.mimetype == "text/javascript"
-    assert "/*@config@*/" not in plain.get_data(as_text=True)
-    assert '"param":"_sb"' in plain.get_data(as_text=True)
-    assert json.dumps(list(platforms.DEFAULT_SERVICES), separators=(",", ":")) in plain.get_data(as_text=True)
-    # Only behaviour: the services travel with the site's config, or in sharebar-services.js.
-    assert '"u":"https://service.weibo.com' not in plain.get_data(as_text=True)
-    everything = client.get("/static/sharebar-services.js").get_data(as_text=True)
+    script = plain.get_data(as_text=True)
+    assert "/*@config@*/" not in script
+    # The minifier drops the quotes of keys that are names: compared without quotes.
+    assert "param:_sb" in script.replace('"', "")
+    # Only behaviour: the services travel with the site's config, or in sharebar-services.js
+    # with the default bar (drawn when the config failed).
+    assert "https://service.weibo.com" not in script and "douban" not in script
+    everything = client.get("/static/sharebar-services.js").get_data(as_text=True).replace('"', "")
+    assert "defaults:[" + ",".join(platforms.DEFAULT_SERVICES) + "]" in everything
     for service in platforms.SERVICE_IDS:
-        assert f'"{service}":{{"k":' in everything
-    assert '"share":["分享","分享","Share"]' in everything and "Share on %" not in plain.get_data(as_text=True)
+        assert f"{service}:{{k:" in everything
+    assert "share:[分享,分享,Share]" in everything and "Share on %" not in script
     zipped = client.get("/static/sharebar.js", headers={"Accept-Encoding": "gzip, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(zipped.data) == plain.data
@@ -38,6 +44,24 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     again = client.get("/static/sharebar.js", headers={"If-None-Match": zipped.headers["ETag"]})
     assert again.status_code == 304
     assert again.data == b""
+
+
+SERVING_PROCESS = """
+import sys
+from widget_server import create_app
+app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEYS": sys.argv[1]})
+script = app.test_client().get("/static/sharebar.js")
+print(script.status_code, "module.exports" in script.get_data(as_text=True), "minify" in sys.modules)
+"""
+
+
+def test_the_minifier_never_runs_in_the_serving_process(tmp_path: Any) -> None:
+    """tdewolff-minify runs Go, whose runtime would stay in every web worker (7 MB) and does
+    not survive a fork (a gunicorn master with --preload would hang its workers): it runs in a
+    child process, and the serving process has the minified script all the same."""
+    done = subprocess.run([sys.executable, "-c", SERVING_PROCESS, secrets.token_urlsafe(48)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["200", "False", "False"], done.stderr
 
 
 def test_stylesheet_is_served(client: FlaskClient) -> None:
@@ -207,6 +231,13 @@ def test_dialogs_script_is_served_minified(client: FlaskClient) -> None:
     assert 0 < len(response.data) < len(source)
 
 
+@pytest.mark.parametrize("name", ["sharebar.js", "sharebar-share.js", "sharebar-counts.js"])
+def test_what_only_nodes_tests_take_is_not_served(client: FlaskClient, name: str) -> None:
+    assert "module.exports" in (static_dir() / name).read_text("utf-8")  # tests/js require() these
+    served = client.get(f"/static/{name}").get_data(as_text=True)
+    assert "module" not in served and "Sharebar" in served
+
+
 def qr(client: FlaskClient, site: Registered, url: str, ip: str = "203.0.113.7", **params: str) -> TestResponse:
     return client.get("/v1/qr.svg", query_string={"site": site.key, "url": url, **params},
                       environ_base={"REMOTE_ADDR": ip})
@@ -315,3 +346,12 @@ def test_page_view_reads_are_cacheable_and_conditional(client: FlaskClient, beac
     beacon.send()
     if path == "/v1/counts":  # a new count is a new ETag
         assert client.get(path, query_string=query, headers={"If-None-Match": first.headers["ETag"]}).status_code == 200
+
+
+def test_popup_sizes_come_with_the_share_module_not_the_config(client: FlaskClient, site: Registered) -> None:
+    share = client.get("/static/sharebar-share.js").get_data(as_text=True).replace('"', "")
+    for service in platforms.SERVICES:
+        if service.popup is not None:
+            assert f"{service.id}:[{service.popup[0]},{service.popup[1]}]" in share
+    config = client.get("/v1/config", query_string={"site": site.key}).get_json()
+    assert not any("w" in entry for entry in config["services"].values())

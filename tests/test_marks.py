@@ -1,11 +1,13 @@
 """Brand marks: every service the simple-icons set covers is drawn with the set's own mark,
-rounded without drift; monograms only where the set has none; generic symbols stay generic."""
+on the widget's grid and rounded without drift; monograms only where the set has none; generic
+symbols stay generic, scaled exactly."""
 from __future__ import annotations
 
 import pytest
 from simple_icons_pack import get_icon
 
 from widget_server import marks, platforms
+from widget_server.assets import static_dir
 from widget_server.platforms import SERVICES, Service, registry
 
 # Where the set has a mark for a service, under which slug (checked against the set below).
@@ -24,7 +26,7 @@ def test_every_service_is_accounted_for() -> None:
     assert set(SET_SLUGS) | NOT_IN_SET | GENERIC == platforms.SERVICE_IDS
 
 
-@pytest.mark.parametrize("service_id", NOT_IN_SET)
+@pytest.mark.parametrize("service_id", sorted(NOT_IN_SET))  # sets have no order: workers must agree
 def test_the_set_really_lacks_the_monogram_services(service_id: str) -> None:
     assert get_icon(service_id) is None
     assert next(s for s in SERVICES if s.id == service_id).glyph
@@ -38,18 +40,37 @@ def test_a_service_the_set_covers_is_drawn_with_its_mark(service_id: str, slug: 
     theirs = marks.points(marks.parse(marks.set_path(slug)))
     ours = marks.points(marks.parse(str(drawn["i"])))
     assert len(ours) == len(theirs)
-    # Rounded to one decimal against the rounded current point: no drift along the path.
-    assert max(max(abs(a - c), abs(b - d)) for (a, b), (c, d) in zip(ours, theirs)) <= 0.05 + 1e-9
+    # Whole units of the widget's grid, rounded against the rounded current point: no drift
+    # along the path, every point within half a unit of the set's (a quarter of its unit).
+    assert max(max(abs(a - c * marks.SCALE), abs(b - d * marks.SCALE))
+               for (a, b), (c, d) in zip(ours, theirs)) <= 0.5 + 1e-9
 
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if s.id in GENERIC], ids=lambda s: s.id)
 def test_generic_controls_keep_generic_symbols(service: Service) -> None:
     assert service.mark is None and service.icon
+    drawn = marks.points(marks.parse(str(registry(2, [service.id])[service.id]["i"])))
+    own = marks.points(marks.parse(service.icon))
+    assert drawn == [(x * marks.SCALE, y * marks.SCALE) for x, y in own]  # halves at most: exact
+
+
+def test_the_widget_draws_on_the_servers_grid() -> None:
+    script = (static_dir() / "sharebar.js").read_text("utf-8")
+    assert f"const GRID = {marks.GRID};" in script and "viewBox: `0 0 ${GRID} ${GRID}`" in script
+
+
+def test_arcs_scale_their_radii_but_not_their_rotation_or_flags() -> None:
+    assert marks.on_grid("M1 1a2 3 45 0 1 4 5.5") == "M2 2a4 6 45 0 1 8 11"
 
 
 def test_rounding_keeps_shape_and_shrinks_the_path() -> None:
     original = marks.set_path("sinaweibo")
-    assert len(marks.mark_path("sinaweibo")) < 0.7 * len(original)
+    assert len(marks.mark_path("sinaweibo")) < 0.6 * len(original)
+
+
+@pytest.mark.parametrize("value,text", [(10.0, "10"), (-20.0, "-20"), (-0.0, "0"), (0.5, ".5"), (-0.25, "-.25")])
+def test_whole_numbers_keep_their_zeros(value: float, text: str) -> None:
+    assert marks._number(value) == text
 
 
 @pytest.mark.parametrize("path,numbers", [
@@ -79,3 +100,9 @@ def test_a_mark_missing_from_the_installed_set_falls_back_to_a_monogram(
     entry = registry(2, ["reddit"])["reddit"]
     assert entry["g"] == "R" and "i" not in entry
     assert "no-such-brand-anywhere" in caplog.text
+
+
+def test_each_segment_takes_its_shortest_form_and_keeps_its_point() -> None:
+    path = "M1 1l0 2l3 0L10 10.5z"
+    assert marks.on_grid(path) == "M2 2V6H8L20 21z"  # a line along an axis: V, H
+    assert marks.points(marks.parse(marks.on_grid(path))) == [(x * 2, y * 2) for x, y in marks.points(marks.parse(path))]

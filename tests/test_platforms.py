@@ -225,7 +225,7 @@ def test_popup_sizes_fit_a_small_screen(service: Service) -> None:
 
 def test_registry_entries_use_only_contract_keys() -> None:
     for service_id, entry in registry().items():
-        assert set(entry) <= {"k", "u", "n", "c", "d", "i", "g", "w"}, service_id
+        assert set(entry) <= {"k", "u", "n", "c", "d", "i", "g"}, service_id
         assert ("u" in entry) == (entry["k"] in URL_KINDS)
 
 

@@ -9,12 +9,13 @@ import gzip
 import hashlib
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import rcssmin
-import rjsmin
+import zopfli.gzip
 from flask import Response, request
 
 from . import platforms, urls, verbs
@@ -22,6 +23,10 @@ from . import platforms, urls, verbs
 CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
 SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
+POPUPS_MARK = "/*@popups@*/null"  # sharebar-share.js, loaded when a reader reaches for a bar: popup_sizes()
+# The statement by which a widget file hands its pure functions to Node's test runner
+# (tests/js/) and stops: browsers never take it, so the served file goes without it.
+NODE_EXPORTS = re.compile(r"^  if \(typeof module === 'object' && module\.exports\) \{\n.*?^  \}\n", re.M | re.S)
 MAX_AGE = 3600  # the script URL has no version in it, so caches revalidate hourly
 
 
@@ -60,11 +65,11 @@ def servable(name: str) -> bool:
 
 
 def widget_config() -> str:
-    """What the widget must agree on with the server, as the JS literal it is built with: the
-    default bar and which query parameters do not name a page. The services themselves come
-    with the site's config (:func:`config_services`), or all at once in sharebar-services.js."""
+    """What the widget must agree on with the server, as the JS literal it is built with: which
+    query parameters do not name a page, and which carries a share code. The services come
+    with the site's config (:func:`config_services`), or all at once, with the default bar, in
+    sharebar-services.js."""
     config = {
-        "defaults": list(platforms.DEFAULT_SERVICES),
         "tracking": js_regexp_source(urls.TRACKING.pattern),
         "param": urls.SHARE_PARAM,
     }
@@ -105,9 +110,17 @@ def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, 
 
 
 def services_config() -> str:
-    """The whole registry, all names, and the bar's words in every language, as the JS literal
-    sharebar-services.js is built with."""
-    return json.dumps({"services": platforms.registry(), "t": STRINGS}, ensure_ascii=False, separators=(",", ":"))
+    """The whole registry, all names, the bar's words in every language, and the default bar
+    (drawn when the site's config failed), as the JS literal sharebar-services.js is built with."""
+    everything = {"services": platforms.registry(), "t": STRINGS, "defaults": list(platforms.DEFAULT_SERVICES)}
+    return json.dumps(everything, ensure_ascii=False, separators=(",", ":"))
+
+
+def popup_sizes() -> str:
+    """Each service's popup window size (width, height), as the JS literal the share module is
+    built with: only a click needs them, so neither the config nor the registry carries them."""
+    sizes = {service.id: list(service.popup) for service in platforms.SERVICES if service.popup is not None}
+    return json.dumps(sizes, separators=(",", ":"))
 
 
 def verbs_config() -> str:
@@ -126,17 +139,43 @@ def js_regexp_source(pattern: str) -> str:
     return pattern
 
 
+# Run by :func:`minified` in a child process: the text on stdin, the minified text on stdout.
+MINIFY = """
+import sys, minify
+minify.config({"js-version": 2020})
+sys.stdout.buffer.write(minify.string(sys.argv[1], sys.stdin.buffer.read().decode()).encode())
+"""
+
+
+def minified(mimetype: str, text: str) -> str:
+    """``text`` minified by tdewolff/minify (``tdewolff-minify``): for scripts, local names
+    shortened too (ES2020, the widget's language), which a whitespace-only minifier leaves long.
+
+    In a child process, once per file and process (about a tenth of a second): the package
+    runs Go, whose runtime would otherwise stay in every web worker (7 MB of its memory, for a
+    dozen files) and does not survive a fork (a process that loaded it and then forks, as
+    ``gunicorn --preload`` does, would hang its children at their first minification).
+
+    :raise subprocess.CalledProcessError: when the minifier refuses the text (a syntax error).
+    """
+    done = subprocess.run([sys.executable, "-c", MINIFY, mimetype], input=text.encode(), capture_output=True,
+                          timeout=60, check=True)
+    return done.stdout.decode()
+
+
 def _transform(name: str, text: str) -> str:
     if name.endswith(".js"):
         if CONFIG_MARK in text:
             text = text.replace(CONFIG_MARK, widget_config())
         if VERBS_MARK in text:
             text = text.replace(VERBS_MARK, verbs_config())
+        if POPUPS_MARK in text:
+            text = text.replace(POPUPS_MARK, popup_sizes())
         if SERVICES_MARK in text:
             text = text.replace(SERVICES_MARK, services_config())
-        return str(rjsmin.jsmin(text))
+        return minified("application/javascript", NODE_EXPORTS.sub("", text, count=1))
     if name.endswith(".css"):
-        return str(rcssmin.cssmin(text))
+        return minified("text/css", text)
     return text
 
 
@@ -149,7 +188,9 @@ def build(name: str) -> Asset:
         return cached[1]
     body = _transform(name, path.read_text("utf-8")).encode("utf-8")
     mimetype = TYPES[name.rsplit(".", 1)[1]]
-    asset = Asset(body, gzip.compress(body, 9, mtime=0), hashlib.sha256(body).hexdigest()[:20], mimetype)
+    # Zopfli: gzip that every browser reads, 1-2% smaller than zlib's best, for a few tens of
+    # milliseconds once per file and process.
+    asset = Asset(body, zopfli.gzip.compress(body), hashlib.sha256(body).hexdigest()[:20], mimetype)
     _built[name] = (mtime, asset)
     return asset
 

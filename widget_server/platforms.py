@@ -22,7 +22,7 @@ Brand marks come from ``simple-icons-pack`` (CC0), read when the server builds w
 (:mod:`widget_server.marks`): a service names its mark by the set's slug (``mark``). Where the
 set has no mark (LinkedIn, Tieba) the service has a short monogram ``glyph``; copy, print,
 email, SMS and the Web Share API keep generic symbols drawn for Sharebar (``icon``, path data
-for a 24x24 viewBox).
+on the set's 24x24 grid). The registry carries both on the widget's grid (:data:`marks.GRID`).
 
 Services that no longer exist (Google+, Tencent Weibo, Renren, Kaixin001, StumbleUpon) are
 deliberately absent.
@@ -189,7 +189,8 @@ def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[
     are left out). Each entry has ``k`` (kind), ``n`` (names, or with ``lang`` 0, 1 or 2 only
     that language's name), ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on
     the dark surface), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
-    else a generic symbol), ``g`` (glyph) and ``w`` (popup size). Should the installed set lack
+    else a generic symbol) and ``g`` (glyph). Popup sizes, which only a click needs, travel
+    with the share module (:func:`widget_server.assets.popup_sizes`). Should the installed set lack
     a service's mark, the service gets the first letter of its English name as a monogram,
     and the log one warning.
     """
@@ -208,7 +209,7 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
     entry["n"] = list(service.names) if lang is None else service.names[lang]
     entry["c"] = accessible(service.colour, LIGHT_SURFACE, MIN_CONTRAST)
     entry["d"] = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
-    icon, glyph = service.icon, service.glyph
+    icon, glyph = service.icon and marks.on_grid(service.icon), service.glyph
     if service.mark is not None:
         try:
             icon = marks.mark_path(service.mark)
@@ -219,8 +220,6 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
         entry["i"] = icon
     if glyph is not None:
         entry["g"] = glyph
-    if service.popup is not None:
-        entry["w"] = list(service.popup)
     return entry
 
 

@@ -52,6 +52,7 @@ def test_a_float_bar_on_a_phone_folds_away_where_the_site_chose_collapse(live: L
     at_the_end(page)
     assert not reachable(page, "#end")  # the strip covers the last line...
     fold = page.locator("[data-sharebar] button.sb-fold")
+    fold.wait_for()  # its code (sharebar-fold.js) comes after the bar's: only such bars fetch it
     assert fold.is_visible() and fold.get_attribute("title") == "分享"
     assert fold.get_attribute("aria-expanded") == "true"
     fold.click()

@@ -48,13 +48,14 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
     # The second bar names services beyond the site's: the whole registry, once.
     assert server_requests(tab, live, url) == [
         "/static/sharebar-services.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
-    with page.expect_request(re.compile(r"/static/sharebar-share\.js$")):
+    # The share module asks for its stylesheet when it runs: the last request.
+    with page.expect_request(re.compile(r"/static/sharebar-share\.css$")):
         page.locator("[data-sharebar] [data-service=weibo]").first.hover()
         page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
     assert server_requests(tab, live, url) == [
-        "/static/sharebar-services.js", "/static/sharebar-share.js", "/static/sharebar.css", "/static/sharebar.js",
-        "/v1/config"]
+        "/static/sharebar-services.js", "/static/sharebar-share.css", "/static/sharebar-share.js",
+        "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
 
 
 def test_counts_are_one_more_request_their_code_the_numbers_come_with_the_config(live: Live, tab: Tab,
