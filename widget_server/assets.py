@@ -39,6 +39,7 @@ class Asset:
 
 
 _built: dict[str, tuple[float, Asset]] = {}
+FIRST_LOAD = ("sharebar.js", "sharebar.css")  # what every page with a bar fetches: built as a worker boots
 
 
 def static_dir() -> Path:

@@ -55,9 +55,10 @@ class Worker(GeventWorker):  # type: ignore[misc]  # gunicorn has no type hints
     """gunicorn's gevent worker, answering request-line and header limits as problem+json."""
 
     def load_wsgi(self) -> None:
-        """Load the app, then compile the crawler patterns and read the brand marks before the
-        first request rather than during it (the first beacon and the first config of each
-        worker waited for them: the marks take a child process, see ``marks``), then take what is
+        """Load the app, then compile the crawler patterns, read the brand marks and build the
+        files every page fetches before the first request rather than during it (the first
+        beacon, config and script of each worker waited for them: the marks and the minifier
+        each take a child process, see ``marks`` and ``assets``), then take what is
         loaded out of the garbage collector's reach: its full collections walked the app's
         100,000-odd objects (modules, patterns, tables), which live as long as the worker, for
         tens of milliseconds during which none of the worker's requests moved."""
@@ -67,6 +68,8 @@ class Worker(GeventWorker):  # type: ignore[misc]  # gunicorn has no type hints
         visitors.warm()
         for lang in (None, *range(len(assets.LANGS))):
             platforms.registry(lang)
+        for name in assets.FIRST_LOAD:
+            assets.build(name)
         gc.collect()
         gc.freeze()
 
