@@ -15,14 +15,15 @@ in the environ (``embed.MET``), which raises it at once, so Flask's error handle
 (problem document, ``Retry-After``, log record, metrics, the refusal noted for the owner)
 without the work, or the beacon's write, being done twice.
 
-The first such request in each process goes to Flask as well, so that its hooks that run
-once per process (the in-server aggregator's candidate thread) have started.
+The first such request goes to Flask as well, so that its hooks that run once per process
+(the in-server aggregator's candidate thread) have started. Once per app is once per
+process: gunicorn forks its workers before any request, and each of them (or the master,
+with ``--preload``) makes the app before it serves.
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -65,7 +66,7 @@ class Lane:
 
     def __init__(self, app: Flask, next_app: WSGIApp):
         self.app, self.next = app, next_app
-        self._pid: int | None = None
+        self._warm = False  # Flask has answered one of the lane's requests
         self.routes: dict[tuple[str, str], Callable[[dict[str, Any], StartResponse], Iterable[bytes]]] = {
             ("POST", "/v1/events"): self.beacon,
             ("GET", "/v1/config"): lambda environ, start: self.page_view(
@@ -81,8 +82,8 @@ class Lane:
         route = self.routes.get((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
         if route is None:
             return self.next(environ, start_response)
-        if self._pid != os.getpid():  # this process's first: Flask's once-per-process hooks
-            self._pid = os.getpid()
+        if not self._warm:  # the first: Flask's once-per-process hooks
+            self._warm = True
             return self.next(environ, start_response)
         return route(environ, start_response)
 
