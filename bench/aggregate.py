@@ -14,12 +14,15 @@ and the script prints:
   used (read from ``/proc``: the server is local), since both share the machine's cores;
 - on SQLite, the write-lock stall: a separate process inserts one event-log row at a time
   (as ``writer.py`` commits a beacon) every few milliseconds, before and during the catch-up,
-  and the median and max time one insert and commit took are printed for both phases.
+  and the median and max time one insert and commit took are printed for both phases; and
+  how long each of the aggregator's write transactions held the lock, from its first write
+  statement to the end of its commit (median, max, and the share of the catch-up's time).
 
 Run: ``python bench/aggregate.py [--events 30000] [--batches 500]
 [--postgres postgresql://...] [--schema bench_agg]``. Ends with one line per database, e.g.
-``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C stall_median_ms=M stall_max_ms=X`` (and
-``server_cpu_ms_per_1k=S`` in place of the stalls on PostgreSQL).
+``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C stall_median_ms=M stall_max_ms=X
+lock_median_ms=L lock_max_ms=Y lock_share=F`` (and ``server_cpu_ms_per_1k=S`` in place of the
+stalls and locks on PostgreSQL).
 """
 from __future__ import annotations
 
@@ -147,6 +150,34 @@ def probe(path: str, stop: str) -> None:
     print(json.dumps(taken))
 
 
+class WriteLock:
+    """How long each SQLite write transaction of ``engine`` holds the database's write lock:
+    from its first write statement (the driver begins the transaction there) to the end of
+    its commit or rollback."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+
+    def __init__(self, engine: Engine):
+        self.started: dict[int, float] = {}  # id of the DBAPI connection -> first write
+        self.held: list[float] = []
+        event.listen(engine, "before_cursor_execute", self.before)
+        for name in ("do_commit", "do_rollback"):
+            setattr(engine.dialect, name, self.ending(getattr(engine.dialect, name)))
+
+    def before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if not raw.in_transaction and statement.lstrip()[:6].upper() in self.WRITES:
+            self.started.setdefault(id(raw), time.perf_counter())
+
+    def ending(self, real: Any) -> Any:
+        def end(proxied: Any) -> None:
+            real(proxied)
+            started = self.started.pop(id(proxied.dbapi_connection), None)
+            if started is not None:
+                self.held.append((time.perf_counter() - started) * 1000)
+        return end
+
+
 class Probe:
     """The stall probe of one phase: started, then stopped with its timings."""
 
@@ -183,6 +214,7 @@ def bench(name: str, url: str, total: int, batch: int) -> str:
         time.sleep(2.0)
         idle = before.finish()
         during = Probe(engine.url.database or "")
+        locks = WriteLock(engine)
     cpu, server_cpu, started = own_cpu(), backend_cpu(backends), time.perf_counter()
     aggregate.catch_up(engine, batch)
     seconds = time.perf_counter() - started
@@ -204,6 +236,12 @@ def bench(name: str, url: str, total: int, batch: int) -> str:
               f"{statistics.median(idle):.2f} ms, max {max(idle):.1f} ms ({len(idle)}); while counting: median "
               f"{statistics.median(stalls):.2f} ms, max {max(stalls):.1f} ms ({len(stalls)})", flush=True)
         line += f" stall_median_ms={statistics.median(stalls):.2f} stall_max_ms={max(stalls):.1f}"
+        held = locks.held
+        print(f"# {name} batch={batch}: the aggregator held the write lock {len(held)} times: median "
+              f"{statistics.median(held):.1f} ms, max {max(held):.1f} ms, {sum(held) / 10 / seconds:.0f}% of "
+              f"the catch-up", flush=True)
+        line += (f" lock_median_ms={statistics.median(held):.1f} lock_max_ms={max(held):.1f}"
+                 f" lock_share={sum(held) / 1000 / seconds:.2f}")
     return line
 
 
