@@ -83,8 +83,8 @@ class Batch:
     new_codes: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
-    rollups: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
-    uniques: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
+    rollups: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
+    uniques: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
     totals: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     repeats: Counter[tuple[int, date, str]] = field(default_factory=Counter)  # (site, day, reason)
     votes: dict[tuple[int, str], tuple[str, int, date]] = field(default_factory=dict)
@@ -117,16 +117,17 @@ class Batch:
         for dim, value in dims:
             row = add(self.uniques, (site_id, day, dim, value), counters)
             if role and self.first_time(site_id, day, role, dim, value, visitor):
-                row[role] += 1
+                row[role] = row.get(role, 0) + 1
 
 
-def add(rows: dict[tuple[Any, ...], Counter[str]], key: tuple[Any, ...], counters: Sequence[str]) -> Counter[str]:
-    """One more in each of ``counters`` of the row ``key`` (made at zero); returns the row."""
+def add(rows: dict[tuple[Any, ...], dict[str, int]], key: tuple[Any, ...], counters: Sequence[str]) -> dict[str, int]:
+    """One more in each of ``counters`` of the row ``key`` (made at zero); returns the row.
+    Plain dicts: a Counter's missing key goes through a Python method."""
     row = rows.get(key)
     if row is None:
-        row = rows[key] = Counter()
+        row = rows[key] = {}
     for name in counters:
-        row[name] += 1
+        row[name] = row.get(name, 0) + 1
     return row
 
 
@@ -243,8 +244,9 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
             return []
         parts.append(("clickback", row.code, row.visitor))
         age = max(0, int((utc(row.created_at) - share.created_at).total_seconds()))
-        dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
-                ("action", ""), ("age", age_bucket(age)), (f"age:{share.page_id}", age_bucket(age))]
+        dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service),
+                ("referrer", row.referrer or ""), ("action", ""), ("age", age_bucket(age)),
+                (f"age:{share.page_id}", age_bucket(age))]
         parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
         return [mark_of(*p) for p in parts]
     page = batch.page(row)
@@ -252,7 +254,7 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
         parts.append(("title", page, mark_of(row.title), row.visitor))
     if row.type == "share":
         parts.append(("share", page, row.service, row.visitor))
-        dims = [("", ""), ("page", page), ("platform", row.service), ("action", row.verb or "")]
+        dims = [("", ""), ("page", str(page)), ("platform", row.service), ("action", row.verb or "")]
         parts.extend(("sharers", dim, value, row.visitor) for dim, value in dims)
     else:
         parts.append(("action", page, row.verb, row.visitor))
@@ -400,9 +402,9 @@ def write(batch: Batch) -> None:
         (actions, batch.actions))]
     statements.append(add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups))
     statements.append(add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques))
-    totals = {key: Counter({"shares": n}) for key, n in batch.totals.items()}
+    totals = {key: {"shares": n} for key, n in batch.totals.items()}
     statements.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
-    repeats = {key: Counter({"count": n}) for key, n in batch.repeats.items()}
+    repeats = {key: {"count": n} for key, n in batch.repeats.items()}
     statements.append(add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats))
     statements.append(insert_statement(conn, title_votes, [
         {"page_id": page, "title_hash": digest, "title": title, "readers": n, "last_day": day}
@@ -415,9 +417,9 @@ def write(batch: Batch) -> None:
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
-           rows: dict[tuple[Any, ...], Counter[str]]) -> Statement | None:
+           rows: dict[tuple[Any, ...], dict[str, int]]) -> Statement | None:
     """The statement adding each row's counters to ``table`` (rows created at zero)."""
-    return insert_statement(conn, table, [{**dict(zip(key, k)), **{c: added[c] for c in counters}}
+    return insert_statement(conn, table, [{**dict(zip(key, k)), **{c: added.get(c, 0) for c in counters}}
                                           for k, added in rows.items()], key, counters)
 
 
