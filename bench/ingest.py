@@ -40,7 +40,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from widget_server import aggregate, counting, create_app, db, signing, sites
+from widget_server import aggregate, bulk, counting, create_app, db, signing, sites
 from widget_server.models import daily_rollups, event_log, events, page_totals, pages
 from widget_server.urls import url_hash
 
@@ -167,13 +166,15 @@ def history(app: Any, site_id: int, size: int) -> None:
             conn.execute(insert(event_log), log)
             conn.execute(insert(events), counted)
     with engine.begin() as conn:
-        counting.add_up(conn, daily_rollups, counting.ROLLUP_KEY, ("shares",),
-                        {(site_id, d, p, s, "", ""): Counter(shares=n) for (d, p, s), n in rollups.items()})
+        bulk.execute(conn, [counting.add_up(conn, daily_rollups, counting.ROLLUP_KEY, ("shares",), {
+            (site_id, d, p, s, "", ""): {"shares": n} for (d, p, s), n in rollups.items()})])
         urls = {page_id: PAGE if n == 0 else f"https://example.com/old/{n}" for n, page_id in ids.items()}
-        totals: dict[tuple[Any, ...], Counter[str]] = {}
+        totals: dict[tuple[Any, ...], dict[str, int]] = {}
         for (_, page, service), n in rollups.items():
-            totals.setdefault((site_id, url_hash(urls[page]), service), Counter()).update(shares=n)
-        counting.add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
+            total = totals.setdefault((site_id, url_hash(urls[page]), service), {"shares": 0})
+            total["shares"] += n
+        bulk.execute(conn, [counting.add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",),
+                                            totals)])
         top = conn.scalar(select(func.max(event_log.c.id)))
         conn.execute(text("UPDATE aggregator_state SET watermark = :top"), {"top": top})
 
