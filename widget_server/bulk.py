@@ -20,7 +20,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Date, DateTime, Row, Table, text
+from sqlalchemy import Connection, Date, DateTime, Dialect, Row, Table, text
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .writer import sqlite_value
@@ -50,15 +50,21 @@ def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tu
     if not keys:
         return []
     if conn.dialect.name == "postgresql":
-        quote = conn.dialect.identifier_preparer.quote
-        sql = (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays(conn, table, key)}) "
-               f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
-               + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
+        sql = postgresql_lookup(conn.dialect, table, tuple(key), tuple(columns))
         return list(conn.exec_driver_sql(sql, tuple(array_literal(k[n] for k in keys) for n in range(len(key)))))
     params = {f"k{n}": json.dumps([v.isoformat() if isinstance(v, date) else v for v in {k[n] for k in keys}])
               for n in range(len(key))}
     asked = itemgetter(*(list(columns).index(c) for c in key))  # the key of a row, as a tuple (two columns or more)
     return [r for r in conn.execute(sqlite_lookup(table, tuple(key), tuple(columns)), params) if asked(r) in keys]
+
+
+@lru_cache(maxsize=256)  # per dialect (an engine's), table and columns
+def postgresql_lookup(dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    """``lookup``'s statement on PostgreSQL, written once."""
+    quote = dialect.identifier_preparer.quote
+    return (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays(dialect, table, key)}) "
+            f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
+            + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
 
 
 @lru_cache(maxsize=None)
@@ -73,9 +79,9 @@ def sqlite_lookup(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) 
     return text(sql).columns(*(table.c[c] for c in columns))
 
 
-def arrays(conn: Connection, table: Table, names: Sequence[str]) -> str:
+def arrays(dialect: Dialect, table: Table, names: Sequence[str]) -> str:
     """The statement's parameters for ``names``: one array per column, cast to its type."""
-    return ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
+    return ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
 
 
 def array_literal(values: Iterable[Any]) -> str:
@@ -116,22 +122,28 @@ def insert_statement(conn: Connection, table: Table, rows: Sequence[dict[str, An
     the batch's time in a profile)."""
     if not rows:
         return None
-    names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+    names = tuple(rows[0])
+    sql = insert_sql(conn.dialect, table, names, tuple(key), tuple(added), tuple(replaced))
     if conn.dialect.name == "postgresql":
-        sql += f"SELECT * FROM unnest({arrays(conn, table, names)})"
+        return Statement(sql, tuple(array_literal(row[name] for row in rows) for name in names))
+    return Statement(sql, sqlite_rows(table, names, rows))
+
+
+@lru_cache(maxsize=256)
+def insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...],
+               replaced: tuple[str, ...]) -> str:
+    """``insert_statement``'s text, written once for each table and columns."""
+    quote = dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+    if dialect.name == "postgresql":
+        sql += f"SELECT * FROM unnest({arrays(dialect, table, names)})"
     else:
         sql += f"VALUES ({', '.join('?' for _ in names)})"
     if key:
         sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in added] + \
                [f"{quote(c)} = excluded.{quote(c)}" for c in replaced]
-        sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
-    else:
-        sql += " ON CONFLICT DO NOTHING"
-    if conn.dialect.name == "postgresql":
-        return Statement(sql, tuple(array_literal(row[name] for row in rows) for name in names))
-    return Statement(sql, sqlite_rows(table, names, rows))
+        return sql + f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
+    return sql + " ON CONFLICT DO NOTHING"
 
 
 @lru_cache(maxsize=None)

@@ -31,7 +31,7 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from . import refusals
 from .bulk import Statement, execute, insert_rows, insert_statement, lookup, writing
@@ -151,10 +151,13 @@ def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime) -> No
 # -- reading what a batch needs ----------------------------------------------------------
 
 
+SITES = select(sites.c.id).where(sites.c.id.in_(bindparam("ids", expanding=True)))  # built once
+
+
 def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     conn = batch.conn
     site_ids = {row.site_id for row in rows}
-    batch.sites = set(conn.scalars(select(sites.c.id).where(sites.c.id.in_(site_ids))))
+    batch.sites = set(conn.scalars(SITES, {"ids": list(site_ids)}))
     if not batch.sites:
         return
     ids = {(row.site_id, row.event_id) for row in rows if row.site_id in batch.sites}
