@@ -15,8 +15,9 @@ and the script prints:
 - on SQLite, the write-lock stall: a separate process inserts one event-log row at a time
   (as ``writer.py`` commits a beacon) every few milliseconds, before and during the catch-up,
   and the median and max time one insert and commit took are printed for both phases; and
-  how long each of the aggregator's write transactions held the lock, from its first write
-  statement to the end of its commit (median, max, and the share of the catch-up's time).
+  how long the aggregator's write transactions held the lock, from the first write
+  statement to the end of the commit (each batch's: median and max; all of them: the share
+  of the catch-up's time).
 
 With ``--rate N`` (events per second, for ``--seconds``) it measures the aggregator live
 instead: ``widget-server aggregate`` runs as its own process, as in production, while this
@@ -161,13 +162,16 @@ def probe(path: str, stop: str) -> None:
 class WriteLock:
     """How long each SQLite write transaction of ``engine`` holds the database's write lock:
     from its first write statement (the driver begins the transaction there) to the end of
-    its commit or rollback."""
+    its commit or rollback. A batch's transaction (the one moving the watermark) is told
+    apart from the others (new pages, committed on their own)."""
 
     WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
     def __init__(self, engine: Engine):
         self.started: dict[int, float] = {}  # id of the DBAPI connection -> first write
         self.held: list[float] = []
+        self.batches: list[float] = []
+        self.moving: set[int] = set()  # connections whose transaction moves the watermark
         event.listen(engine, "before_cursor_execute", self.before)
         for name in ("do_commit", "do_rollback"):
             setattr(engine.dialect, name, self.ending(getattr(engine.dialect, name)))
@@ -176,6 +180,8 @@ class WriteLock:
         raw = conn.connection.dbapi_connection
         if not raw.in_transaction and statement.lstrip()[:6].upper() in self.WRITES:
             self.started.setdefault(id(raw), time.perf_counter())
+        if statement.startswith("UPDATE aggregator_state"):
+            self.moving.add(id(raw))
 
     def ending(self, real: Any) -> Any:
         def end(proxied: Any) -> None:
@@ -183,6 +189,9 @@ class WriteLock:
             started = self.started.pop(id(proxied.dbapi_connection), None)
             if started is not None:
                 self.held.append((time.perf_counter() - started) * 1000)
+                if id(proxied.dbapi_connection) in self.moving:
+                    self.batches.append(self.held[-1])
+            self.moving.discard(id(proxied.dbapi_connection))
         return end
 
 
@@ -244,11 +253,11 @@ def bench(name: str, url: str, total: int, batch: int) -> str:
               f"{statistics.median(idle):.2f} ms, max {max(idle):.1f} ms ({len(idle)}); while counting: median "
               f"{statistics.median(stalls):.2f} ms, max {max(stalls):.1f} ms ({len(stalls)})", flush=True)
         line += f" stall_median_ms={statistics.median(stalls):.2f} stall_max_ms={max(stalls):.1f}"
-        held = locks.held
-        print(f"# {name} batch={batch}: the aggregator held the write lock {len(held)} times: median "
-              f"{statistics.median(held):.1f} ms, max {max(held):.1f} ms, {sum(held) / 10 / seconds:.0f}% of "
-              f"the catch-up", flush=True)
-        line += (f" lock_median_ms={statistics.median(held):.1f} lock_max_ms={max(held):.1f}"
+        held, batches = locks.held, locks.batches
+        print(f"# {name} batch={batch}: the aggregator held the write lock {len(held)} times, "
+              f"{sum(held) / 10 / seconds:.0f}% of the catch-up; {len(batches)} batches: median "
+              f"{statistics.median(batches):.1f} ms, max {max(batches):.1f} ms", flush=True)
+        line += (f" lock_median_ms={statistics.median(batches):.1f} lock_max_ms={max(batches):.1f}"
                  f" lock_share={sum(held) / 1000 / seconds:.2f}")
     return line
 
