@@ -14,12 +14,24 @@ and the script prints:
   used (read from ``/proc``: the server is local), since both share the machine's cores;
 - on SQLite, the write-lock stall: a separate process inserts one event-log row at a time
   (as ``writer.py`` commits a beacon) every few milliseconds, before and during the catch-up,
-  and the median and max time one insert and commit took are printed for both phases.
+  and the median and max time one insert and commit took are printed for both phases; and
+  how long the aggregator's write transactions held the lock, from the first write
+  statement to the end of the commit (each batch's: median and max; all of them: the share
+  of the catch-up's time).
+
+With ``--rate N`` (events per second, for ``--seconds``) it measures the aggregator live
+instead: ``widget-server aggregate`` runs as its own process, as in production, while this
+one stores the same mix of events at that rate, every 10 ms a commit of what came in, the
+way the web tier's writer does (on SQLite a locked database is retried every 2 ms); then
+it waits for the counts to catch up and prints the aggregator's CPU per 1,000 events (read
+from ``/proc``), the lag (``counted_at - created_at``, median and p99) and how long the
+writer's commits took (median, p99, max), which is where the aggregator's write lock shows.
 
 Run: ``python bench/aggregate.py [--events 30000] [--batches 500]
-[--postgres postgresql://...] [--schema bench_agg]``. Ends with one line per database, e.g.
-``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C stall_median_ms=M stall_max_ms=X`` (and
-``server_cpu_ms_per_1k=S`` in place of the stalls on PostgreSQL).
+[--postgres postgresql://...] [--schema bench_agg] [--rate 800 --seconds 20]``. Ends with one line per database, e.g.
+``db=sqlite batch=500 counted_per_s=N cpu_ms_per_1k=C stall_median_ms=M stall_max_ms=X
+lock_median_ms=L lock_max_ms=Y lock_share=F`` (and ``server_cpu_ms_per_1k=S`` in place of the
+stalls and locks on PostgreSQL).
 """
 from __future__ import annotations
 
@@ -40,10 +52,10 @@ from typing import Any
 
 from sqlalchemy import Engine, event, insert, select, func
 
-from ingest import SECRET, fresh_schema, prepare  # bench/ingest.py: the app, its schema, one site
+from ingest import SECRET, cpu_seconds, fresh_schema, prepare, server_env  # bench/ingest.py
 from stats import PAGE_WEIGHTS, PAGES, REFERRERS, SERVICE_WEIGHTS, SERVICES  # bench/stats.py's mix
-from widget_server import aggregate, signing, upkeep
-from widget_server.models import event_log, events
+from widget_server import aggregate, signing, upkeep, writer
+from widget_server.models import aggregator_state, event_log, events
 from widget_server.ingest import ADDRESS
 
 STALL_PAUSE = 0.005  # seconds between two stall probes' inserts
@@ -147,6 +159,42 @@ def probe(path: str, stop: str) -> None:
     print(json.dumps(taken))
 
 
+class WriteLock:
+    """How long each SQLite write transaction of ``engine`` holds the database's write lock:
+    from its first write statement (the driver begins the transaction there) to the end of
+    its commit or rollback. A batch's transaction (the one moving the watermark) is told
+    apart from the others (new pages, committed on their own)."""
+
+    WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+
+    def __init__(self, engine: Engine):
+        self.started: dict[int, float] = {}  # id of the DBAPI connection -> first write
+        self.held: list[float] = []
+        self.batches: list[float] = []
+        self.moving: set[int] = set()  # connections whose transaction moves the watermark
+        event.listen(engine, "before_cursor_execute", self.before)
+        for name in ("do_commit", "do_rollback"):
+            setattr(engine.dialect, name, self.ending(getattr(engine.dialect, name)))
+
+    def before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if not raw.in_transaction and statement.lstrip()[:6].upper() in self.WRITES:
+            self.started.setdefault(id(raw), time.perf_counter())
+        if statement.startswith("UPDATE aggregator_state"):
+            self.moving.add(id(raw))
+
+    def ending(self, real: Any) -> Any:
+        def end(proxied: Any) -> None:
+            real(proxied)
+            started = self.started.pop(id(proxied.dbapi_connection), None)
+            if started is not None:
+                self.held.append((time.perf_counter() - started) * 1000)
+                if id(proxied.dbapi_connection) in self.moving:
+                    self.batches.append(self.held[-1])
+            self.moving.discard(id(proxied.dbapi_connection))
+        return end
+
+
 class Probe:
     """The stall probe of one phase: started, then stopped with its timings."""
 
@@ -183,6 +231,7 @@ def bench(name: str, url: str, total: int, batch: int) -> str:
         time.sleep(2.0)
         idle = before.finish()
         during = Probe(engine.url.database or "")
+        locks = WriteLock(engine)
     cpu, server_cpu, started = own_cpu(), backend_cpu(backends), time.perf_counter()
     aggregate.catch_up(engine, batch)
     seconds = time.perf_counter() - started
@@ -204,7 +253,85 @@ def bench(name: str, url: str, total: int, batch: int) -> str:
               f"{statistics.median(idle):.2f} ms, max {max(idle):.1f} ms ({len(idle)}); while counting: median "
               f"{statistics.median(stalls):.2f} ms, max {max(stalls):.1f} ms ({len(stalls)})", flush=True)
         line += f" stall_median_ms={statistics.median(stalls):.2f} stall_max_ms={max(stalls):.1f}"
+        held, batches = locks.held, locks.batches
+        print(f"# {name} batch={batch}: the aggregator held the write lock {len(held)} times, "
+              f"{sum(held) / 10 / seconds:.0f}% of the catch-up; {len(batches)} batches: median "
+              f"{statistics.median(batches):.1f} ms, max {max(batches):.1f} ms", flush=True)
+        line += (f" lock_median_ms={statistics.median(batches):.1f} lock_max_ms={max(batches):.1f}"
+                 f" lock_share={sum(held) / 1000 / seconds:.2f}")
     return line
+
+
+def live(name: str, url: str, rate: int, seconds: float) -> str:
+    """The aggregator as its own process while events are stored at ``rate`` a second."""
+    folder = Path(tempfile.mkdtemp(prefix=f"bench-agg-live-{name}-"))
+    app, key = prepare(url, folder / "instance")
+    engine: Engine = app.extensions["widget_engine"]
+    rows = backlog(int(signing.site_id_from_key(key, [SECRET]) or 0), int(rate * seconds))
+    counter = subprocess.Popen([sys.executable, "-m", "widget_server.cli", "aggregate"],
+                               env=server_env(url, folder, None), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    raw = engine.raw_connection()
+    sqlite = engine.dialect.name == "sqlite"
+    if sqlite:
+        raw.cursor().execute("PRAGMA busy_timeout = 0")  # as the writer under gevent: retried here
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not counting_started(engine):  # elected, its first step taken
+            time.sleep(0.1)
+        time.sleep(1.0)
+        cpu, commits, sent, started = cpu_seconds(counter.pid), [], 0, time.monotonic()
+        while sent < len(rows):
+            due = min(len(rows), int((time.monotonic() - started) * rate))
+            if due > sent:
+                now = datetime.now(timezone.utc)
+                sql, params = writer.driver_insert(engine.dialect.name, [
+                    {**row, "created_at": now, "month": now.date().replace(day=1)} for row in rows[sent:due]])
+                began = time.perf_counter()
+                while True:
+                    try:
+                        raw.cursor().executemany(sql, params)
+                        raw.commit()
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if not sqlite or "locked" not in str(exc):
+                            raise
+                        raw.rollback()
+                        time.sleep(writer.LOCKED_PAUSE)
+                commits.append((time.perf_counter() - began) * 1000)
+                sent = due
+            time.sleep(0.01)
+        fed = time.monotonic() - started
+        while aggregate.lag_seconds(engine) > 0 and time.monotonic() - started < seconds + 120:
+            time.sleep(0.05)
+        cpu = cpu_seconds(counter.pid) - cpu
+    finally:
+        raw.close()
+        counter.terminate()
+        counter.wait(20)
+    with engine.connect() as conn:
+        found = conn.execute(select(events.c.created_at, events.c.counted_at)
+                             .where(events.c.event_id.like("agg%"))).all()
+    engine.dispose()
+    lags = sorted((utc(r.counted_at) - utc(r.created_at)).total_seconds() * 1000 for r in found)
+    commits.sort()
+    print(f"# {name} live: {len(rows)} events in {fed:.1f} s ({len(rows) / fed:.0f}/s), {len(found)} event rows; "
+          f"aggregator CPU {cpu:.2f} s; lag median {statistics.median(lags):.0f} ms, p99 "
+          f"{lags[int(len(lags) * 0.99)]:.0f} ms; the writer's {len(commits)} commits: median "
+          f"{statistics.median(commits):.2f} ms, p99 {commits[int(len(commits) * 0.99)]:.1f} ms, max "
+          f"{commits[-1]:.1f} ms", flush=True)
+    return (f"db={name} rate={rate} cpu_ms_per_1k={cpu * 1e6 / len(rows):.0f} "
+            f"lag_p99_ms={lags[int(len(lags) * 0.99)]:.0f} commit_p99_ms={commits[int(len(commits) * 0.99)]:.1f} "
+            f"commit_max_ms={commits[-1]:.1f}")
+
+
+def counting_started(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(aggregator_state)) == 1
+
+
+def utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def main() -> None:
@@ -217,10 +344,18 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL URL (the schema is made in it, emptied first)")
     parser.add_argument("--schema", default="bench_agg")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument("--rate", type=int, help="measure live: store this many events a second meanwhile")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to store them (with --rate)")
     args = parser.parse_args()
     print(f"# load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}", flush=True)
     lines = []
-    for batch in (int(b) for b in args.batches.split(",")):
+    if args.rate:
+        if args.only in (None, "sqlite"):
+            lines.append(live("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-agg-db-')}/widget.db",
+                              args.rate, args.seconds))
+        if args.postgres and args.only in (None, "postgresql"):
+            lines.append(live("postgresql", fresh_schema(args.postgres, args.schema), args.rate, args.seconds))
+    for batch in (int(b) for b in args.batches.split(",") if not args.rate):
         if args.only in (None, "sqlite"):
             lines.append(bench("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-agg-db-')}/widget.db",
                                args.events, batch))

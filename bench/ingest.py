@@ -16,7 +16,9 @@ trusted proxy, a site limit that does not bind and the in-server aggregator off,
   X-Forwarded-For, real browser user agents, 2% crawlers) to both, full speed, rounds
   interleaved; then Sharebar at half its median rate for the p99. After the aggregator caught
   up, every id is checked: each beacon answered 204 is stored, and each stored one counted;
-  the lag is ``counted_at - created_at`` of those events.
+  the lag is ``counted_at - created_at`` of those events. The CPU time the web workers and
+  the aggregator used, per event stored from the warm-up on, is printed too: the load of
+  a shared machine moves it much less than the rates.
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
 [--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
@@ -40,7 +42,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from urllib.parse import quote
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from widget_server import aggregate, counting, create_app, db, signing, sites
+from widget_server import aggregate, bulk, counting, create_app, db, signing, sites
 from widget_server.models import daily_rollups, event_log, events, page_totals, pages
 from widget_server.urls import url_hash
 
@@ -108,13 +109,31 @@ def stop(process: Any) -> None:
         process.kill()
 
 
-def rss_mb(master: Any) -> float:
+def workers(master: Any) -> list[int]:
     pids = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master.pid)], capture_output=True, text=True).stdout
+    return [int(pid) for pid in pids.split()]
+
+
+def rss_mb(master: Any) -> float:
     sizes = []
-    for pid in pids.split():
+    for pid in workers(master):
         status = Path(f"/proc/{pid}/status").read_text()
         sizes.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS"))) / 1024)
     return max(sizes) if sizes else 0.0
+
+
+def cpu_seconds(*pids: int) -> float:
+    """CPU time (user + system) used so far by these processes."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def logged(app: Any) -> int:
+    with app.extensions["widget_engine"].connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(event_log)) or 0)
 
 
 def prepare(url: str, instance: Path) -> tuple[Any, str]:
@@ -167,13 +186,15 @@ def history(app: Any, site_id: int, size: int) -> None:
             conn.execute(insert(event_log), log)
             conn.execute(insert(events), counted)
     with engine.begin() as conn:
-        counting.add_up(conn, daily_rollups, counting.ROLLUP_KEY, ("shares",),
-                        {(site_id, d, p, s, "", ""): Counter(shares=n) for (d, p, s), n in rollups.items()})
+        bulk.execute(conn, [counting.add_up(conn, daily_rollups, counting.ROLLUP_KEY, ("shares",), {
+            (site_id, d, p, s, "", ""): {"shares": n} for (d, p, s), n in rollups.items()})])
         urls = {page_id: PAGE if n == 0 else f"https://example.com/old/{n}" for n, page_id in ids.items()}
-        totals: dict[tuple[Any, ...], Counter[str]] = {}
+        totals: dict[tuple[Any, ...], dict[str, int]] = {}
         for (_, page, service), n in rollups.items():
-            totals.setdefault((site_id, url_hash(urls[page]), service), Counter()).update(shares=n)
-        counting.add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
+            total = totals.setdefault((site_id, url_hash(urls[page]), service), {"shares": 0})
+            total["shares"] += n
+        bulk.execute(conn, [counting.add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",),
+                                            totals)])
         top = conn.scalar(select(func.max(event_log.c.id)))
         conn.execute(text("UPDATE aggregator_state SET watermark = :top"), {"top": top})
 
@@ -232,7 +253,12 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
         if {"counts", "config"} & set(args.endpoints):
             lines += history_reads(name, urls[1], redis_url, key, port, bare_port, args)
         if "events" in args.endpoints:
+            web, counter, events_before = cpu_seconds(*workers(server)), cpu_seconds(worker.pid), logged(app)
             lines.insert(0, ingest_line(name, app, key, port, bare_port, args))
+            stored = logged(app) - events_before
+            print(f"# {name}: CPU per stored event (warm-up included, {stored}): web workers "
+                  f"{(cpu_seconds(*workers(server)) - web) * 1000 / stored:.2f} ms, aggregator "
+                  f"{(cpu_seconds(worker.pid) - counter) * 1000 / stored:.3f} ms", flush=True)
         print(f"# {name}: RSS per worker {rss_mb(server):.0f} MB (largest)", flush=True)
     finally:
         worker.terminate()

@@ -31,7 +31,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from . import counting, db, locks, upkeep
@@ -54,11 +54,18 @@ class State:
     gaps: dict[int, float]  # id -> unix time first missed
 
 
+# The step's statements, built once (building them was a tenth of a small batch's time).
+STATE_ROW = select(aggregator_state.c.watermark, aggregator_state.c.gaps).where(aggregator_state.c.name == STATE)
+STATE_ROW_LOCKED = STATE_ROW.with_for_update()
+COUNTED_COLUMNS = [column for column in event_log.c if column.name != "month"]  # what counting reads
+UNCOUNTED = select(*COUNTED_COLUMNS).where(event_log.c.id > bindparam("watermark")).order_by(event_log.c.id)
+LATE = select(*COUNTED_COLUMNS).where(event_log.c.id.in_(bindparam("gaps", expanding=True)))
+MOVE = update(aggregator_state).where(aggregator_state.c.name == STATE, aggregator_state.c.watermark == bindparam(
+    "read")).values(watermark=bindparam("moved"), gaps=bindparam("new_gaps"), updated_at=bindparam("now"))
+
+
 def load_state(conn: Connection) -> State:
-    query = select(aggregator_state.c.watermark, aggregator_state.c.gaps).where(aggregator_state.c.name == STATE)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    row = conn.execute(STATE_ROW_LOCKED if conn.dialect.name == "postgresql" else STATE_ROW).first()
     if row is None:
         conn.execute(dialect_insert(conn, aggregator_state).values(
             name=STATE, watermark=0, gaps=[], updated_at=utcnow()).on_conflict_do_nothing())
@@ -80,9 +87,7 @@ def save_state(conn: Connection, state: State, read: int) -> None:
     one that writes second finds it moved here, while it holds the write lock, and its
     counts roll back instead of being added twice."""
     gaps = [[i, t] for i, t in sorted(state.gaps.items())]
-    moved = conn.execute(update(aggregator_state).where(
-        aggregator_state.c.name == STATE, aggregator_state.c.watermark == read).values(
-        watermark=state.watermark, gaps=gaps, updated_at=utcnow()))
+    moved = conn.execute(MOVE, {"read": read, "moved": state.watermark, "new_gaps": gaps, "now": utcnow()})
     if moved.rowcount != 1:
         raise Raced()
 
@@ -91,11 +96,10 @@ def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time
     """Count the next batch inside the caller's transaction; returns how many rows it read."""
     state = load_state(conn)
     read = state.watermark
-    rows = list(conn.execute(select(event_log).where(event_log.c.id > state.watermark)
-                             .order_by(event_log.c.id).limit(batch)))
+    rows = list(conn.execute(UNCOUNTED.limit(batch), {"watermark": state.watermark}))
     late = []
     if state.gaps:
-        late = list(conn.execute(select(event_log).where(event_log.c.id.in_(list(state.gaps)))))
+        late = list(conn.execute(LATE, {"gaps": list(state.gaps)}))
     now = clock()
     for row in late:
         del state.gaps[int(row.id)]

@@ -5,15 +5,23 @@ row, with a text that does not change with the number of rows (so PostgreSQL pre
 once). On PostgreSQL the keys and rows go as one array literal per column, joined or
 inserted through ``unnest``; on SQLite, in-process, as ``IN`` lists read from JSON and an
 executemany.
+
+A write is prepared (``insert_statement``: its text and its parameters, converted for the
+driver) apart from being sent (``execute``), so that a batch converts everything before
+its first write: on SQLite that first write takes the database's one write lock, which the
+beacons' commits wait for, until the batch commits.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
-from typing import Any
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, Table, column, func, select
+from sqlalchemy import Connection, Date, DateTime, Dialect, Row, Table, text
+from sqlalchemy.sql.selectable import TextualSelect
 
 
 
@@ -41,21 +49,38 @@ def lookup(conn: Connection, table: Table, key: Sequence[str], keys: Iterable[tu
     if not keys:
         return []
     if conn.dialect.name == "postgresql":
-        quote = conn.dialect.identifier_preparer.quote
-        sql = (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays(conn, table, key)}) "
-               f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
-               + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
+        sql = postgresql_lookup(conn.dialect, table, tuple(key), tuple(columns))
         return list(conn.exec_driver_sql(sql, tuple(array_literal(k[n] for k in keys) for n in range(len(key)))))
-    query = select(*(table.c[c] for c in columns))
-    for n, name in enumerate(key):
-        values = json.dumps([v.isoformat() if isinstance(v, date) else v for v in {k[n] for k in keys}])
-        query = query.where(table.c[name].in_(select(column("value")).select_from(func.json_each(values))))
-    return [r for r in conn.execute(query) if tuple(getattr(r, c) for c in key) in keys]
+    params = {f"k{n}": json.dumps([v.isoformat() if isinstance(v, date) else v for v in {k[n] for k in keys}])
+              for n in range(len(key))}
+    asked = itemgetter(*(list(columns).index(c) for c in key))  # the key of a row, as a tuple (two columns or more)
+    return [r for r in conn.execute(sqlite_lookup(table, tuple(key), tuple(columns)), params) if asked(r) in keys]
 
 
-def arrays(conn: Connection, table: Table, names: Sequence[str]) -> str:
+@lru_cache(maxsize=256)  # per dialect (an engine's), table and columns
+def postgresql_lookup(dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    """``lookup``'s statement on PostgreSQL, written once."""
+    quote = dialect.identifier_preparer.quote
+    return (f"SELECT {', '.join(f't.{quote(c)}' for c in columns)} FROM unnest({arrays(dialect, table, key)}) "
+            f"AS w({', '.join(map(quote, key))}) JOIN {quote(table.name)} t ON "
+            + " AND ".join(f"t.{quote(c)} = w.{quote(c)}" for c in key))
+
+
+@lru_cache(maxsize=None)
+def sqlite_lookup(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> TextualSelect:
+    """``lookup``'s query on SQLite, built once: one JSON list parameter per key column
+    (``k0``, ``k1``...), and ``columns`` typed as the table's (dates read back as dates).
+    Building and compiling it as an expression for every batch cost a tenth of a small
+    batch's time."""
+    where = " AND ".join(f'"{name}" IN (SELECT value FROM json_each(:k{n}))' for n, name in enumerate(key))
+    selected = ", ".join(f'"{name}"' for name in columns)
+    sql = f'SELECT {selected} FROM "{table.name}" WHERE {where}'
+    return text(sql).columns(*(table.c[c] for c in columns))
+
+
+def arrays(dialect: Dialect, table: Table, names: Sequence[str]) -> str:
     """The statement's parameters for ``names``: one array per column, cast to its type."""
-    return ", ".join(f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in names)
+    return ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in names)
 
 
 def array_literal(values: Iterable[Any]) -> str:
@@ -75,36 +100,81 @@ def array_literal(values: Iterable[Any]) -> str:
     return "{" + ",".join(items) + "}"
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
-                added: Sequence[str] = (), replaced: Sequence[str] = ()) -> None:
-    """Insert ``rows`` (dicts with the same keys) in one statement; on a conflict on ``key``,
-    add the ``added`` columns to the stored row and overwrite the ``replaced`` ones, or else
-    (no ``key``) keep the stored row.
+class Statement(NamedTuple):
+    """One write as the driver takes it: its text and its parameters (a list of rows for
+    an executemany)."""
+
+    sql: str
+    params: Any
+
+
+def insert_statement(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
+                     added: Sequence[str] = (), replaced: Sequence[str] = ()) -> Statement | None:
+    """The insert of ``rows`` (dicts with the same keys) in one statement, or None for no
+    rows; on a conflict on ``key``, it adds the ``added`` columns to the stored row and
+    overwrites the ``replaced`` ones, or else (no ``key``) keeps the stored row.
 
     On PostgreSQL the rows go as one array per column (``INSERT ... SELECT FROM unnest``):
     one round trip, and a statement text that does not change with the number of rows, so
     the server prepares it once. On SQLite, in-process, an executemany of the values as
-    SQLAlchemy stores them (``sqlite_value``), without its per-row processing (a
-    third of the batch's time in a profile)."""
+    SQLAlchemy stores them (``sqlite_rows``), without its per-row processing (a third of
+    the batch's time in a profile)."""
     if not rows:
-        return
-    names = list(rows[0])
-    quote = conn.dialect.identifier_preparer.quote
-    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+        return None
+    names = tuple(rows[0])
+    sql = insert_sql(conn.dialect, table, names, tuple(key), tuple(added), tuple(replaced))
     if conn.dialect.name == "postgresql":
-        sql += f"SELECT * FROM unnest({arrays(conn, table, names)})"
+        return Statement(sql, tuple(array_literal(row[name] for row in rows) for name in names))
+    return Statement(sql, sqlite_rows(table, names, rows))
+
+
+@lru_cache(maxsize=256)
+def insert_sql(dialect: Dialect, table: Table, names: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...],
+               replaced: tuple[str, ...]) -> str:
+    """``insert_statement``'s text, written once for each table and columns."""
+    quote = dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {quote(table.name)} ({', '.join(map(quote, names))}) "
+    if dialect.name == "postgresql":
+        sql += f"SELECT * FROM unnest({arrays(dialect, table, names)})"
     else:
         sql += f"VALUES ({', '.join('?' for _ in names)})"
     if key:
         sets = [f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in added] + \
                [f"{quote(c)} = excluded.{quote(c)}" for c in replaced]
-        sql += f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
-    else:
-        sql += " ON CONFLICT DO NOTHING"
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(sql, tuple(array_literal(row[name] for row in rows) for name in names))
-    else:
-        conn.exec_driver_sql(sql, [tuple(sqlite_value(row[name]) for name in names) for row in rows])
+        return sql + f" ON CONFLICT ({', '.join(map(quote, key))}) DO UPDATE SET {', '.join(sets)}"
+    return sql + " ON CONFLICT DO NOTHING"
+
+
+@lru_cache(maxsize=None)
+def dated(table: Table, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions in ``names`` of ``table``'s date and date-time columns: the values
+    SQLite takes as text (booleans it takes as they are, as integers)."""
+    return tuple(n for n, name in enumerate(names) if isinstance(table.c[name].type, (Date, DateTime)))
+
+
+def sqlite_rows(table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """``rows`` as parameters of a SQLite executemany, dates as SQLAlchemy stores them.
+
+    Built column by column: only the date columns are converted, each distinct value once
+    (a batch's rows share their day and their counting time)."""
+    columns = [[row[name] for row in rows] for name in names]
+    for n in dated(table, tuple(names)):
+        texts = {value: sqlite_value(value) for value in set(columns[n])}
+        columns[n] = [texts[value] for value in columns[n]]
+    return list(zip(*columns))
+
+
+def execute(conn: Connection, statements: Iterable[Statement | None]) -> None:
+    """Send prepared writes, in order, on ``conn``."""
+    for statement in statements:
+        if statement is not None:
+            conn.exec_driver_sql(statement.sql, statement.params)
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
+                added: Sequence[str] = (), replaced: Sequence[str] = ()) -> None:
+    """Insert ``rows`` at once (``insert_statement``)."""
+    execute(conn, [insert_statement(conn, table, rows, key, added, replaced)])
 
 
 def sqlite_value(value: Any) -> Any:

@@ -13,12 +13,13 @@ inside its transaction, writes what the beacons mean:
   later title that reaches that replaces the earlier one.
 
 Each kind of row is read once per batch (``lookup``) and written once per batch
-(``insert_rows``), so a batch costs the same twenty-odd statements whatever its events: the
-marks any decision may ask about are foreseen and read up front, repeats are counted
-together, nothing goes to the database one event at a time. On SQLite everything is read
-and decided before the first write, so the database's one write lock, which beacons wait
-for, is held only while the batch's rows are written. An event id already counted (a retry
-that came in another month's partition) is skipped.
+(``insert_statement``), so a batch costs the same twenty-odd statements whatever its
+events: the marks any decision may ask about are foreseen and read up front, repeats are
+counted together, nothing goes to the database one event at a time. Everything is read,
+decided and converted for the driver before the first write, the writes go out back to
+back, so on SQLite the database's one write lock, which beacons wait for, is held only
+while the batch's rows are written. An event id already counted (a retry that came in
+another month's partition) is skipped.
 """
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, bindparam, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from . import refusals
-from .bulk import insert_rows, lookup, writing
+from .bulk import Statement, execute, insert_rows, insert_statement, lookup, writing
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes)
@@ -72,6 +73,7 @@ class Batch:
     conn: Connection
     now: datetime
     sites: set[int] = field(default_factory=set)
+    hashes: dict[str, str] = field(default_factory=dict)  # url -> url_hash, each computed once
     pages: dict[tuple[int, str], int] = field(default_factory=dict)
     codes: dict[tuple[int, str], Share] = field(default_factory=dict)
     done: set[tuple[int, str]] = field(default_factory=set)
@@ -81,11 +83,15 @@ class Batch:
     new_codes: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
-    rollups: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
-    uniques: dict[tuple[Any, ...], Counter[str]] = field(default_factory=dict)
+    rollups: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
+    uniques: dict[tuple[Any, ...], dict[str, int]] = field(default_factory=dict)
     totals: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     repeats: Counter[tuple[int, date, str]] = field(default_factory=Counter)  # (site, day, reason)
     votes: dict[tuple[int, str], tuple[str, int, date]] = field(default_factory=dict)
+
+    def page(self, row: Row[Any]) -> int:
+        """The page id of ``row``'s URL (read or created by ``load_pages``)."""
+        return self.pages[(row.site_id, self.hashes[row.url])]
 
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
         """True the first time this day that this combination is seen for the site."""
@@ -107,12 +113,22 @@ class Batch:
              visitor: str = "") -> None:
         """Add one to ``counters`` in the rollup row and in each dim's row of the day, and to
         ``role`` (sharers, visitors) where this visitor is new today for that dim value."""
-        self.rollups.setdefault((site_id, day, page, service, referrer, action), Counter()).update(counters)
+        add(self.rollups, (site_id, day, page, service, referrer, action), counters)
         for dim, value in dims:
-            added = list(counters)
+            row = add(self.uniques, (site_id, day, dim, value), counters)
             if role and self.first_time(site_id, day, role, dim, value, visitor):
-                added.append(role)
-            self.uniques.setdefault((site_id, day, dim, value), Counter()).update(added)
+                row[role] = row.get(role, 0) + 1
+
+
+def add(rows: dict[tuple[Any, ...], dict[str, int]], key: tuple[Any, ...], counters: Sequence[str]) -> dict[str, int]:
+    """One more in each of ``counters`` of the row ``key`` (made at zero); returns the row.
+    Plain dicts: a Counter's missing key goes through a Python method."""
+    row = rows.get(key)
+    if row is None:
+        row = rows[key] = {}
+    for name in counters:
+        row[name] = row.get(name, 0) + 1
+    return row
 
 
 def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime) -> None:
@@ -135,10 +151,13 @@ def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime) -> No
 # -- reading what a batch needs ----------------------------------------------------------
 
 
+SITES = select(sites.c.id).where(sites.c.id.in_(bindparam("ids", expanding=True)))  # built once
+
+
 def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     conn = batch.conn
     site_ids = {row.site_id for row in rows}
-    batch.sites = set(conn.scalars(select(sites.c.id).where(sites.c.id.in_(site_ids))))
+    batch.sites = set(conn.scalars(SITES, {"ids": list(site_ids)}))
     if not batch.sites:
         return
     ids = {(row.site_id, row.event_id) for row in rows if row.site_id in batch.sites}
@@ -149,7 +168,9 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     for r in lookup(conn, share_codes, ("site_id", "code"), codes,
                     ("site_id", "code", "page_id", "service", "visitor", "created_at")):
         batch.codes[(r.site_id, r.code)] = Share(int(r.page_id), str(r.service), r.visitor, utc(r.created_at))
-    load_pages(batch, {(row.site_id, row.url) for row in rows if row.site_id in batch.sites})
+    urls = {(row.site_id, row.url) for row in rows if row.site_id in batch.sites}
+    batch.hashes = {url: url_hash(url) for url in {url for _, url in urls}}
+    load_pages(batch, urls)
     load_marks(batch, rows)
 
 
@@ -162,7 +183,7 @@ def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
     and a beacon's commit waits for it meanwhile; taken here, the lock would be held while
     the whole batch is decided. A page committed without its first count is harmless (the
     next step counts it)."""
-    keys = {(site_id, url_hash(url)): url for site_id, url in wanted}
+    keys = {(site_id, batch.hashes[url]): url for site_id, url in wanted}
     columns = ("id", "site_id", "url_hash")
     found = lookup(batch.conn, pages, ("site_id", "url_hash"), keys, columns)
     batch.pages = {(r.site_id, r.url_hash): int(r.id) for r in found}
@@ -207,7 +228,7 @@ def predicted_shares(batch: Batch, rows: Sequence[Row[Any]]) -> dict[tuple[int, 
         if row.site_id not in batch.sites or not row.code or (row.site_id, row.code) in predicted:
             continue
         if row.type == "share":
-            page = batch.pages[(row.site_id, url_hash(row.url))]
+            page = batch.page(row)
             predicted[(row.site_id, row.code)] = Share(page, row.service, row.visitor, utc(row.created_at))
         elif row.type == "clickback" and row.address_bar:
             share = tagged_share(batch, row)
@@ -226,16 +247,17 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
             return []
         parts.append(("clickback", row.code, row.visitor))
         age = max(0, int((utc(row.created_at) - share.created_at).total_seconds()))
-        dims = [("", ""), ("page", share.page_id), ("platform", share.service), ("referrer", row.referrer or ""),
-                ("action", ""), ("age", age_bucket(age)), (f"age:{share.page_id}", age_bucket(age))]
+        dims = [("", ""), ("page", str(share.page_id)), ("platform", share.service),
+                ("referrer", row.referrer or ""), ("action", ""), ("age", age_bucket(age)),
+                (f"age:{share.page_id}", age_bucket(age))]
         parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
         return [mark_of(*p) for p in parts]
-    page = batch.pages[(row.site_id, url_hash(row.url))]
+    page = batch.page(row)
     if row.title:
         parts.append(("title", page, mark_of(row.title), row.visitor))
     if row.type == "share":
         parts.append(("share", page, row.service, row.visitor))
-        dims = [("", ""), ("page", page), ("platform", row.service), ("action", row.verb or "")]
+        dims = [("", ""), ("page", str(page)), ("platform", row.service), ("action", row.verb or "")]
         parts.extend(("sharers", dim, value, row.visitor) for dim, value in dims)
     else:
         parts.append(("action", page, row.verb, row.visitor))
@@ -254,7 +276,7 @@ def event_row(row: Row[Any], page: int, service: str, status: str, now: datetime
 
 
 def count_share(batch: Batch, row: Row[Any]) -> None:
-    page = batch.pages[(row.site_id, url_hash(row.url))]
+    page = batch.page(row)
     day, site, verb = utc(row.created_at).date(), row.site_id, row.verb or ""
     if row.code and (site, row.code) not in batch.codes:
         share = Share(page, row.service, row.visitor, utc(row.created_at))
@@ -272,7 +294,7 @@ def count_share(batch: Batch, row: Row[Any]) -> None:
         status = "counted"
         counters = ["shares", "action_shares"] if row.verb else ["shares"]
         batch.bump(site, day, page, row.service, "", verb, dims, counters, "sharers", row.visitor)
-        batch.totals[(site, url_hash(row.url), row.service)] += 1
+        batch.totals[(site, batch.hashes[row.url], row.service)] += 1
     vote_title(batch, row, page, day)
     batch.events.append(event_row(row, page, row.service, status, batch.now))
 
@@ -335,13 +357,13 @@ def tagged_share(batch: Batch, row: Row[Any]) -> Share | None:
     tagged = datetime.fromtimestamp(int(match.group(1), 36), timezone.utc)
     if not now - timedelta(days=400) <= tagged <= now + timedelta(minutes=5):
         tagged = now
-    return Share(batch.pages[(row.site_id, url_hash(row.url))], ADDRESS, None, min(tagged, now))
+    return Share(batch.page(row), ADDRESS, None, min(tagged, now))
 
 
 def count_action(batch: Batch, row: Row[Any]) -> None:
     """A like-and-share action: counted (and in the feed) once per visitor, page, verb and
     day, never for bots."""
-    page = batch.pages[(row.site_id, url_hash(row.url))]
+    page = batch.page(row)
     created = utc(row.created_at)
     day, site = created.date(), row.site_id
     if row.bot:
@@ -374,39 +396,48 @@ def vote_title(batch: Batch, row: Row[Any], page: int, day: date) -> None:
 
 def write(batch: Batch) -> None:
     """Every row the batch decided, a statement per table: the only writes of the batch
-    besides new pages, all at its end, so SQLite's write lock is held for these alone."""
+    besides new pages, all at its end and prepared before the first of them (the title
+    votes' read included), so SQLite's write lock is held for these alone."""
     conn = batch.conn
-    for table, rows in ((daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
-                        (actions, batch.actions)):
-        insert_rows(conn, table, rows)
-    add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups)
-    add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques)
-    totals = {key: Counter({"shares": n}) for key, n in batch.totals.items()}
-    add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals)
-    repeats = {key: Counter({"count": n}) for key, n in batch.repeats.items()}
-    add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats)
-    write_votes(batch)
+    titled = titles_reached(batch)
+    statements = [insert_statement(conn, table, rows) for table, rows in (
+        (daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
+        (actions, batch.actions))]
+    statements.append(add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups))
+    statements.append(add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques))
+    totals = {key: {"shares": n} for key, n in batch.totals.items()}
+    statements.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
+    repeats = {key: {"count": n} for key, n in batch.repeats.items()}
+    statements.append(add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats))
+    statements.append(insert_statement(conn, title_votes, [
+        {"page_id": page, "title_hash": digest, "title": title, "readers": n, "last_day": day}
+        for (page, digest), (title, n, day) in batch.votes.items()], ("page_id", "title_hash"), ("readers",),
+        ("last_day",)))
+    if titled:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        statements.append(Statement(f"UPDATE pages SET title = {mark} WHERE id = {mark}", titled))
+    execute(conn, statements)
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
-           rows: dict[tuple[Any, ...], Counter[str]]) -> None:
-    """Add each row's counters to ``table`` (rows created at zero), in one statement."""
-    insert_rows(conn, table, [{**dict(zip(key, k)), **{c: added[c] for c in counters}} for k, added in rows.items()],
-                key, counters)
+           rows: dict[tuple[Any, ...], dict[str, int]]) -> Statement | None:
+    """The statement adding each row's counters to ``table`` (rows created at zero)."""
+    return insert_statement(conn, table, [{**dict(zip(key, k)), **{c: added.get(c, 0) for c in counters}}
+                                          for k, added in rows.items()], key, counters)
 
 
-def write_votes(batch: Batch) -> None:
-    """Add the batch's votes; a title that reaches two readers now becomes its page's title."""
+def titles_reached(batch: Batch) -> list[tuple[str, int]]:
+    """The (title, page id) of each title the batch's votes bring to two readers now, which
+    becomes its page's title; read before the batch writes (one counter writes votes at a
+    time: another one's commit in between would have moved the watermark, and this batch
+    would roll back)."""
     if not batch.votes:
-        return
-    conn = batch.conn
-    insert_rows(conn, title_votes, [{"page_id": page, "title_hash": digest, "title": title, "readers": n,
-                                     "last_day": day} for (page, digest), (title, n, day) in batch.votes.items()],
-                ("page_id", "title_hash"), ("readers",), ("last_day",))
+        return []
+    stored = {(int(r.page_id), str(r.title_hash)): int(r.readers) for r in lookup(
+        batch.conn, title_votes, ("page_id", "title_hash"), batch.votes, ("page_id", "title_hash", "readers"))}
     titled = []
-    for r in lookup(conn, title_votes, ("page_id", "title_hash"), batch.votes, ("page_id", "title_hash", "readers")):
-        title, added, _ = batch.votes[(int(r.page_id), str(r.title_hash))]
-        if r.readers >= 2 > r.readers - added:
-            titled.append({"page": int(r.page_id), "new_title": title})
-    if titled:
-        conn.execute(update(pages).where(pages.c.id == bindparam("page")).values(title=bindparam("new_title")), titled)
+    for key, (title, added, _) in batch.votes.items():
+        before = stored.get(key, 0)
+        if before + added >= 2 > before:
+            titled.append((title, key[0]))
+    return titled

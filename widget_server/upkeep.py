@@ -37,9 +37,7 @@ def run(engine: Engine, config: dict[str, Any], today: date) -> None:
             if keep:
                 drop_partitions(conn, add_months(today.replace(day=1), -keep))
         elif keep:
-            counted = counted_up_to(conn)
-            conn.execute(delete(event_log).where(
-                and_(event_log.c.month < add_months(today.replace(day=1), -keep), event_log.c.id <= counted)))
+            delete_months(conn, add_months(today.replace(day=1), -keep))
 
 
 def add_months(month: date, n: int) -> date:
@@ -74,6 +72,17 @@ def counted_up_to(conn: Connection) -> int:
         return 0
     gaps = [int(i) for i, _ in row.gaps]
     return min([int(row.watermark), *(i - 1 for i in gaps)])
+
+
+def delete_months(conn: Connection, before: date) -> None:
+    """SQLite: delete the counted events of months before ``before``.
+
+    The table has no index on the month, so the delete reads every counted event, holding
+    the database's write lock; it runs only when the oldest event (the lowest id, read
+    through the key) is of such a month, about once a month, instead of every minute."""
+    oldest = conn.scalar(select(event_log.c.month).order_by(event_log.c.id).limit(1))
+    if oldest is not None and oldest < before:
+        conn.execute(delete(event_log).where(and_(event_log.c.month < before, event_log.c.id <= counted_up_to(conn))))
 
 
 def drop_partitions(conn: Connection, before: date) -> list[str]:
