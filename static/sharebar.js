@@ -102,7 +102,7 @@
   const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
-  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram}
+  //        c: light colour, d: dark colour (else c), i: path on the GRID, g: monogram}
   const SERVICES = {};
   // The services drawn when neither the bar nor the site name them: with the whole registry,
   // which a bar needs anyway when the site's config failed.
@@ -272,7 +272,7 @@
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);
-    b.style.setProperty('--sb-d', s.d);
+    b.style.setProperty('--sb-d', s.d || s.c);  // d left out: c does in both themes
     return b;
   }
 
