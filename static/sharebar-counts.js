@@ -3,9 +3,8 @@
  * sharebar.js loads this file for bars with counts on, and passes in what it shares with it;
  * the file hands back its function through Sharebar._counts. The numbers come with
  * /v1/config (which the script asks for them when a bar in the page wants them at start, or
- * when the site shows counts), else from /v1/counts. Their look (sharebar-counts.css) comes
- * with this file, so that counts cost no more requests and bars without them no bytes. Its
- * pure function (fmt) is exported to Node (tests/js/) before anything touches a browser API.
+ * when the site shows counts), else from /v1/counts. Its pure function (fmt) is exported to
+ * Node (tests/js/) before anything touches a browser API.
  */
 (() => {
   'use strict';
@@ -28,21 +27,7 @@
   const sharebar = window.Sharebar;
   if (!sharebar || !sharebar._counts) return;
 
-  // sharebar-counts.css, minified, from the server (assets.COUNTS_CSS_MARK).
-  const CSS = /*@counts-css@*/null;  // null only when served as written, unbuilt
-
-  sharebar._counts(({ h, t, opts, get, bars, countsOf, sheet, SITE }) => {
-    // Through CSSOM, which a strict style-src allows, unlike a <style>; where constructed
-    // stylesheets are missing (or the file is unbuilt), as the stylesheet it is made from.
-    try {
-      const own = new CSSStyleSheet();
-      own.replaceSync(CSS);
-      document.adoptedStyleSheets = [...document.adoptedStyleSheets, own];
-      if (!CSS) throw 0;
-    } catch {
-      sheet('sharebar-counts');
-    }
-
+  sharebar._counts(({ h, t, opts, get, bars, countsOf, SITE }) => {
     // The counts of a drawn bar (host), added to it: counts need no redraw.
     function show(host) {
       const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;

@@ -24,7 +24,6 @@ CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
 SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
 POPUPS_MARK = "/*@popups@*/null"  # sharebar-share.js, loaded when a reader reaches for a bar: popup_sizes()
-COUNTS_CSS_MARK = "/*@counts-css@*/null"  # sharebar-counts.js: sharebar-counts.css, minified, as a JS string
 # The statement by which a widget file hands its pure functions to Node's test runner
 # (tests/js/) and stops: browsers never take it, so the served file goes without it.
 NODE_EXPORTS = re.compile(r"^  if \(typeof module === 'object' && module\.exports\) \{\n.*?^  \}\n", re.M | re.S)
@@ -176,9 +175,6 @@ def _transform(name: str, text: str) -> str:
             text = text.replace(POPUPS_MARK, popup_sizes())
         if SERVICES_MARK in text:
             text = text.replace(SERVICES_MARK, services_config())
-        if COUNTS_CSS_MARK in text:
-            css = minified("text/css", (static_dir() / "sharebar-counts.css").read_text("utf-8"))
-            text = text.replace(COUNTS_CSS_MARK, json.dumps(css, ensure_ascii=False))
         return minified("application/javascript", NODE_EXPORTS.sub("", text, count=1))
     if name.endswith(".css"):
         return minified("text/css", text)
