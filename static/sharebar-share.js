@@ -1,10 +1,10 @@
 /* Sharebar clicks and beacons: what each kind of control does, share codes, beacons that are
  * retried, click-backs and address-bar tags, the JavaScript API but render, and the console
- * warning for a refusal the owner can fix.
+ * warnings: for a refusal the owner can fix, and for what a bar could not draw.
  *
  * sharebar.js loads this file when a reader reaches for a bar (pointerdown, focus), when a
  * shared link brought them (a code in the address), when the site tags addresses, when the
- * page calls the API, or when the server refuses the config; it passes in what it shares
+ * page calls the API, when the server refuses the config, or on bad input (a warning); it passes in what it shares
  * with it, and the file hands back its functions through Sharebar._share. Nothing here runs
  * before one of those, so a page that only shows a bar never fetches it. Its pure function
  * (refusal) is exported to Node (tests/js/) before anything touches a browser API.
@@ -35,6 +35,14 @@
     copyThis: ['请复制链接：', '請複製連結：', 'Copy the link: '],
     blocked: ['弹出窗口被拦截：', '彈出視窗被封鎖：', 'Popup blocked: '],
   };
+  // What a bar could not draw (sharebar.js's warn), by key; x is what it names.
+  const WARNINGS = {
+    lang: x => `no language "${x}"`,
+    services: x => `unknown services: ${x.slice(0, 5).join(', ')}`,
+    icon: x => `no icon for ${x}`,
+    list: () => 'service list did not load',
+    config: () => 'site config did not load: default bar',
+  };
   // Each service's popup window size, from the server (assets.popup_sizes): only a click
   // needs them.
   const BUILT = /*@popups@*/null;  // null only when served as written, unbuilt
@@ -43,12 +51,25 @@
   const RETRIES = 5, FIRST_WAIT = 1000, LONGEST_WAIT = 60000;
 
   sharebar._share(({
-    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, warn, loadEverything, sheet,
+    h, label, shareUrl, opts, lang, nameOf, load, config, pageUrl, filterQuery, loadEverything, sheet,
     site, SERVICES, BASE, SITE, PARAM, T: BAR,
   }) => {
     sheet('sharebar-share');  // the status line's look: what a click says
     const said = new WeakMap();  // a bar's live region -> its status function
     const pending = new Map();   // beacon body -> its retry timer, until stored or refused
+    const warned = new Set();    // the kinds of warning given
+
+    // One warning per page for whatever the bars could not draw (kind 'bar'), and one for a
+    // refusal by the server ('refused'): enough to notice, never a flood.
+    function once(kind, text) {
+      if (!warned.has(kind)) console.warn('Sharebar: ' + text);
+      warned.add(kind);
+    }
+
+    // What a bar could not draw (what: a key of WARNINGS, x: what it names).
+    function warn(what, x) {
+      once('bar', WARNINGS[what](x));
+    }
 
     // u with its share code set to c (taken out when c is ''), any fragment kept at the end.
     function withCode(u, c) {
@@ -60,7 +81,7 @@
     // fix it; true when it is.
     function refused(p) {
       const what = refusal(p);
-      warn(what, 'refused');
+      if (what) once('refused', what);
       return !!what;
     }
 
@@ -315,6 +336,6 @@
       // Like-and-share from script: {url, title, actor, share}; never throws into the page.
       action: (verb, o) => { load('actions').then(m => m.action(verb, o), () => {}); },
     };
-    return { on, refused, send, api };
+    return { on, refused, send, api, warn };
   });
 })();

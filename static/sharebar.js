@@ -9,7 +9,8 @@
  * loads the whole registry (sharebar-services.js) once, a bar with counts sharebar-counts.js.
  * Everything else is in sharebar-share.js, loaded when a reader reaches for a bar, when the
  * page uses the rest of the JavaScript API, or when the server refuses something: what a
- * click does, beacons, the console warning for a refusal. It sets no cookie and stores
+ * click does, beacons, the console warnings (for a refusal, or for what a bar could not draw:
+ * their words load only on bad input). It sets no cookie and stores
  * nothing unless asked.
  *
  * The pure functions come first and are exported to Node (tests/js/) before anything touches
@@ -86,7 +87,6 @@
   const SITE = me.dataset.site || '';
   const enc = encodeURIComponent;
   const configUrl = pageUrl();
-  const warned = new Set();  // the kinds of warning given
   let named;  // a promise: whether a refusal of the config was named in the console
   const configJson = SITE ?
     // With this page's counts when a bar wants them (else only when the site shows counts).
@@ -102,7 +102,7 @@
   const T = {};
 
   // id -> {k: kind, u: template, n: name (one language, `l`) or names [zh-CN, zh-TW, en],
-  //        c: light colour, d: dark colour, i: path on the GRID, g: monogram}
+  //        c: light colour, d: dark colour (else c), i: path on the GRID, g: monogram}
   const SERVICES = {};
   // The services drawn when neither the bar nor the site name them: with the whole registry,
   // which a bar needs anyway when the site's config failed.
@@ -117,11 +117,10 @@
   const config = new Promise(ok => configDone = ok);
   let clicker = null;      // the share module's functions, once loaded
 
-  // One warning per page for whatever the bar could not draw, and one for a refusal by the
-  // server (kind 'refused'): enough to notice, never a flood.
-  function warn(what, kind = 'bar') {
-    if (what && !warned.has(kind)) console.warn('Sharebar: ' + what);
-    if (what) warned.add(kind);
+  // What a bar could not draw (what: a key of the share module's WARNINGS, x: what it names),
+  // said in the console by the share module: its words are bytes only bad input needs.
+  function warn(what, x) {
+    clicks().then(m => m.warn(what, x), () => {});
   }
 
   // A refusal of the config (the server's problem document): the share module names it in
@@ -205,7 +204,7 @@
 
   function barLang(d) {
     const own = langIndex(d.lang);
-    if (d.lang && own < 0) warn(`no language "${d.lang}"`);
+    if (d.lang && own < 0) warn('lang', d.lang);
     return own >= 0 ? own : lang(site && site.lang || document.documentElement.lang);
   }
 
@@ -259,7 +258,7 @@
 
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
-    if (!s.i && !s.g) warn(`no icon for ${id}`);
+    if (!s.i && !s.g) warn('icon', id);
     const b = h(isLink ? 'a' : 'button', {
       class: 'sb-btn', 'data-service': id, title: name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
@@ -272,7 +271,7 @@
     h('span', { class: 'sb-vh' }, name));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);
-    b.style.setProperty('--sb-d', s.d);
+    b.style.setProperty('--sb-d', s.d || s.c);  // d left out: c does in both themes
     return b;
   }
 
@@ -284,7 +283,7 @@
   // The whole registry, every name in every language: once, for bars that need more than
   // the config brought (or when the config failed).
   function loadEverything() {
-    everything = everything || load('services').catch(() => warn('service list did not load'))
+    everything = everything || load('services').catch(() => warn('list'))
       .then(() => { haveEverything = true; });
     return everything;
   }
@@ -303,7 +302,7 @@
     }
     st.services = st.wanted.filter(id => drawable(id) && nameOf(id, L) !== undefined);
     if (st.services.length < st.wanted.filter(id => id !== 'native').length) {
-      warn(`unknown services: ${st.wanted.filter(id => !SERVICES[id]).slice(0, 5).join(', ')}`);
+      warn('services', st.wanted.filter(id => !SERVICES[id]));
     }
     const o = opts(host.dataset), live = h('div', { class: 'sb-st', role: 'status' });
     const bar = h('div', {
@@ -362,7 +361,7 @@
         // It carries this page's counts when the site shows counts, or a bar asked for them.
         if (json.counts) countsOf[url] = Promise.resolve(json.counts);
       } else if (SITE) {
-        Promise.resolve(named).then(n => n || warn('site config did not load: default bar'));
+        Promise.resolve(named).then(n => n || warn('config'));
       }
       configured = true;
       configDone(site);
@@ -394,7 +393,7 @@
     return modules[name] = modules[name] || new Promise((ok, failed) => {
       // The file hands over its functions by calling this with a maker of them.
       api['_' + name] = make => ok(make({
-        h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load, warn,
+        h, t, label, shareUrl, opts, langIndex, lang, nameOf, render, bars, countsOf, get, config, load,
         loadEverything, sheet,
         send: event => api.track(event),
         pageUrl, filterQuery, SERVICES, DEFAULTS, BASE, SITE, LANGS, T, PARAM: CONFIG.param, site: () => site,

@@ -39,11 +39,13 @@ def test_a_service_the_set_covers_is_drawn_with_its_mark(service_id: str, slug: 
     assert "g" not in drawn, "a monogram where the set has a mark"
     theirs = marks.points(marks.parse(marks.set_path(slug)))
     ours = marks.points(marks.parse(str(drawn["i"])))
-    assert len(ours) == len(theirs)
     # Whole units of the widget's grid, rounded against the rounded current point: no drift
-    # along the path, every point within half a unit of the set's (a quarter of its unit).
-    assert max(max(abs(a - c * marks.SCALE), abs(b - d * marks.SCALE))
-               for (a, b), (c, d) in zip(ours, theirs)) <= 0.5 + 1e-9
+    # along the path, every point within half a unit of the set's (a quarter of its unit), in
+    # the set's order; the set's points left out are the ends of segments rounding made empty.
+    theirs_left = iter(theirs)
+    assert all(any(max(abs(a - c * marks.SCALE), abs(b - d * marks.SCALE)) <= 0.5 + 1e-9 for c, d in theirs_left)
+               for a, b in ours)
+    assert len(ours) >= 0.7 * len(theirs)
 
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if s.id in GENERIC], ids=lambda s: s.id)
@@ -100,6 +102,17 @@ def test_a_mark_missing_from_the_installed_set_falls_back_to_a_monogram(
     entry = registry(2, ["reddit"])["reddit"]
     assert entry["g"] == "R" and "i" not in entry
     assert "no-such-brand-anywhere" in caplog.text
+
+
+@pytest.mark.parametrize("path,drawn", [
+    ("M0 0c0 0 0 0 0 0L4 4", "M0 0 8 8"),  # a curve that goes nowhere draws nothing
+    ("M0 0a1 1 0 0 1 0 0h0L4 4", "M0 0 8 8"),  # nor does an arc or a line back to its start
+    ("M0 0c1 0 2 0 3 0", "M0 0H6"),  # control points on the chord: a line
+    ("M0 0c1 1 2 0 3 0", "M0 0C2 2 4 0 6 0"),  # off it: a curve
+    ("M0 0c0 0 0 0 0 0s1 1 2 2", "M0 0C0 0 0 0 0 0S2 2 4 4"),  # one that an s reflects stays
+])
+def test_what_rounding_made_straight_or_empty_is_drawn_plainly(path: str, drawn: str) -> None:
+    assert marks.on_grid(path) == drawn
 
 
 def test_each_segment_takes_its_shortest_form_and_keeps_its_point() -> None:

@@ -96,17 +96,18 @@ def config_services(bar: Mapping[str, Any], page_lang: str | None) -> dict[str, 
     site's services (templates, brand marks, colours) with their names in one language (the
     site's choice, else ``page_lang`` the widget read from the page, else English), the bar's
     own words in it (``t``, of :data:`STRINGS`), that language as ``lang`` (an index of
-    :data:`LANGS`), and whether the site publishes its
-    recent activity (``activity``: the widget asks for none otherwise), and how a float bar
-    behaves below 600 px (``float_mobile``)."""
+    :data:`LANGS`), and, where they are not the defaults, whether the site publishes its
+    recent activity (``activity``: the widget asks for none otherwise) and how a float bar
+    behaves below 600 px (``float_mobile``, else ``reserve``)."""
     chosen = bar.get("lang") if bar.get("lang") in LANGS else page_lang
     lang = LANGS.index(chosen) if chosen in LANGS else 2
+    float_mobile = bar.get("float_mobile", "reserve")
     return {
         "lang": lang,
         "services": platforms.registry(lang, bar.get("services") or platforms.DEFAULT_SERVICES),
         "t": {key: words[lang] for key, words in STRINGS.items()},
-        "activity": bar.get("public_activity") is True,
-        "float_mobile": bar.get("float_mobile", "reserve"),
+        **({"activity": True} if bar.get("public_activity") is True else {}),
+        **({"float_mobile": float_mobile} if float_mobile != "reserve" else {}),
     }
 
 

@@ -107,7 +107,8 @@ def site_config() -> Response:
 def config_answer(args: Mapping[str, str]) -> dict[str, Any]:
     """``/v1/config``: the site's bar defaults, and the page's counts when the site shows
     counts or the widget asks for them (``counts=1``: a bar on the page shows counts, which
-    then need no request of their own).
+    then need no request of their own). What is at its default is left out (the widget has
+    the same defaults): every page with a bar fetches this.
 
     A ``url`` that is not a page of the site still gets the site's settings (the bar draws),
     but no counts, and ``refused`` the problem its beacons will meet (``foreign-domain``), so
@@ -124,7 +125,8 @@ def config_answer(args: Mapping[str, str]) -> dict[str, Any]:
             url, refused = None, {"refused": {"type": PROBLEM_TYPE + problem.code, "detail": problem.detail}}
         if url and (bar["counts"] or args.get("counts") == "1"):
             counts = cached_counts(site.id, url)
-    return {"site": widget_settings(bar), "counts": counts, **refused, **assets.config_services(bar, args.get("lang"))}
+    shown = {"counts": counts} if counts is not None else {}
+    return {"site": widget_settings(bar), **shown, **refused, **assets.config_services(bar, args.get("lang"))}
 
 
 def cached_counts(site_id: int, url: str) -> dict[str, Any]:
@@ -148,9 +150,13 @@ def page_view_response(response: Response) -> Response:
 
 
 def widget_settings(bar: dict[str, object]) -> dict[str, object]:
-    """What the widget needs of the settings (not, say, whether the leaderboard is public)."""
-    names = ("services", "theme", "size", "layout", "counts", "lang", "address_bar")
-    return {**{name: bar[name] for name in names}, "verbs": own_verbs(bar)}
+    """What the widget needs of the settings (not, say, whether the leaderboard is public): the
+    services, and the rest where the site chose other than the default (``sites.BAR_DEFAULTS``,
+    which the widget knows too) or has verbs of its own."""
+    names = ("theme", "size", "layout", "counts", "lang", "address_bar")
+    chosen = {name: bar[name] for name in names if bar[name] != sites.BAR_DEFAULTS[name]}
+    own = own_verbs(bar)
+    return {"services": bar["services"], **chosen, **({"verbs": own} if own else {})}
 
 
 def own_verbs(bar: dict[str, object]) -> dict[str, list[str]]:

@@ -3,7 +3,8 @@
 Nothing of the set is copied into this repository: :func:`mark_path` reads a mark's SVG path
 from the installed package and hands back the same outline on the widget's grid, :data:`GRID`
 units square (the widget's one ``viewBox``): the set's 24x24 coordinates times :data:`SCALE`,
-rounded to whole units, each segment in its shortest form (:func:`shortest`). Whole numbers
+rounded to whole units, what rounding made straight or empty drawn as a line or left out
+(:func:`straightened`), each segment in its shortest form (:func:`shortest`). Whole numbers
 need no decimal point, which takes about a third off the gzipped marks of a default bar
 compared with one decimal on the 24 grid, and a quarter of the set's unit is under a fifth of
 a pixel at the medium bar's 20 px icon. Relative coordinates are rounded against the rounded
@@ -59,7 +60,7 @@ def mark_path(slug: str) -> str:
 
 def on_grid(path: str) -> str:
     """``path``, drawn on a 24x24 grid, scaled to the widget's grid and rounded without drift."""
-    return serialise(shortest(rounded(scaled(parse(path)))))
+    return serialise(shortest(straightened(rounded(scaled(parse(path))))))
 
 
 def set_path(slug: str) -> str:
@@ -179,6 +180,61 @@ def rounded(segments: list[Segment]) -> list[Segment]:
         if command in "mM":
             start_true, start_kept = dict(true), dict(kept)
         out.append((command, new))
+    return out
+
+
+def absolute(segments: list[Segment]) -> list[tuple[Segment, tuple[float, float]]]:
+    """Each segment in absolute coordinates (``Z`` as it is), with the current point it starts at."""
+    at = {"x": 0.0, "y": 0.0}
+    start = dict(at)
+    out: list[tuple[Segment, tuple[float, float]]] = []
+    for command, numbers in segments:
+        here = (at["x"], at["y"])
+        if command in "zZ":
+            at = dict(start)
+            out.append(((command, []), here))
+            continue
+        values = list(numbers)
+        if command.islower():
+            for index, axis in _positions(command):
+                values[index] += at[axis]
+        out.append(((command.upper(), values), here))
+        for axis, index in _end(command, values).items():
+            at[axis] = values[index]
+        if command in "mM":
+            start = dict(at)
+    return out
+
+
+def _on_chord(start: tuple[float, float], end: tuple[float, float], point: tuple[float, float]) -> bool:
+    """Whether ``point`` lies on the straight segment from ``start`` to ``end``."""
+    (x0, y0), (x1, y1), (x, y) = start, end, point
+    return ((x1 - x0) * (y - y0) == (y1 - y0) * (x - x0)
+            and min(x0, x1) <= x <= max(x0, x1) and min(y0, y1) <= y <= max(y0, y1))
+
+
+def straightened(segments: list[Segment]) -> list[Segment]:
+    """The same filled shape with what rounding to whole units made degenerate written plainly:
+    a curve whose control points lie on its chord is that line (its fill is the same), and a
+    line, arc or curve that ends where it starts, with its control points there too, draws
+    nothing and is left out (the set's marks have many, as ``c0 0 0 0 0 0`` or ``a1 1 0 0 1 0
+    0``). A curve that a following ``S`` or ``T`` reflects stays a curve. In absolute form."""
+    drawn = absolute(segments)
+    out: list[Segment] = []
+    for k, ((command, values), start) in enumerate(drawn):
+        reflected = k + 1 < len(drawn) and drawn[k + 1][0][0] in "ST"
+        if command not in "LHVCQA" or reflected:
+            out.append((command, values))
+            continue
+        end = ((values[0], start[1]) if command == "H" else (start[0], values[0]) if command == "V"
+               else (values[-2], values[-1]))
+        controls = [(values[i], values[i + 1]) for i in range(0, {"C": 4, "Q": 2}.get(command, 0), 2)]
+        if end == start and all(point == start for point in controls):
+            continue
+        if controls and all(_on_chord(start, end, point) for point in controls):
+            out.append(("L", list(end)))
+        else:
+            out.append((command, values))
     return out
 
 

@@ -156,18 +156,22 @@ def schemas() -> Schema:
         **beacon_schemas(),
         "Counts": obj({"url": STRING, "total": COUNT, "services": {"type": "object", "additionalProperties": COUNT}},
                       ["url", "total", "services"]),
-        "SiteConfig": obj({"site": {"type": "object", "properties": {"services": {"type": "array", "items": STRING}}},
-                           "counts": {"oneOf": [ref("Counts"), {"type": "null"}]},
+        "SiteConfig": obj({"site": {"type": "object", "properties": {"services": {"type": "array", "items": STRING}},
+                                    "description": "the bar's settings the widget needs; those at their default "
+                                                   "are left out, but the services"},
+                           "counts": {**ref("Counts"), "description": "the page's counts, when the site shows "
+                                                                    "counts or `counts=1` asks for them"},
                            "lang": {"enum": [0, 1, 2], "description": "the names' language: zh-CN, zh-TW, en"},
                            "services": {"type": "object", "additionalProperties": {"type": "object"},
                                         "description": "the site's services as the widget draws them (platforms.registry)"},
-                           "activity": {"type": "boolean"}, "float_mobile": {"enum": ["reserve", "collapse"]},
+                           "activity": {"type": "boolean", "description": "left out: false"},
+                           "float_mobile": {"enum": ["reserve", "collapse"], "description": "left out: reserve"},
                            "t": {"type": "object", "additionalProperties": STRING,
                                  "description": "the bar's own words in that language"},
                            "refused": {"type": "object", "properties": {"type": STRING, "detail": STRING},
                                        "description": "for a url outside the site's domains: the problem its "
                                                       "beacons will meet (foreign-domain), for the widget's warning"}},
-                          ["site", "counts"]),
+                          ["site", "lang", "services", "t"]),
         "QueryEcho": QUERY_ECHO,
         "Aggregate": results({"type": "object", "additionalProperties": obj({"value": METRIC_VALUE}, ["value"])}),
         "Timeseries": results({"type": "array", "items": {"type": "object", "required": ["date"], "properties": {

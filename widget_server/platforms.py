@@ -187,8 +187,8 @@ def registry(lang: int | None = None, ids: Iterable[str] | None = None) -> dict[
 
     Insertion order is :data:`SERVICES` order; ``ids`` keeps only those services (unknown ones
     are left out). Each entry has ``k`` (kind), ``n`` (names, or with ``lang`` 0, 1 or 2 only
-    that language's name), ``c`` (colour white has >= 3:1 on) and ``d`` (colour with >= 3:1 on
-    the dark surface), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
+    that language's name), ``c`` (colour white has >= 3:1 on), ``d`` (colour with >= 3:1 on
+    the dark surface, left out where it is ``c``), and, when present, ``u`` (template), ``i`` (icon path: the brand's mark,
     else a generic symbol) and ``g`` (glyph). Popup sizes, which only a click needs, travel
     with the share module (:func:`widget_server.assets.popup_sizes`). Should the installed set lack
     a service's mark, the service gets the first letter of its English name as a monogram,
@@ -208,7 +208,9 @@ def _entry(service: Service, lang: int | None) -> dict[str, RegistryValue]:
         entry["u"] = service.template
     entry["n"] = list(service.names) if lang is None else service.names[lang]
     entry["c"] = accessible(service.colour, LIGHT_SURFACE, MIN_CONTRAST)
-    entry["d"] = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
+    dark = accessible(service.colour, DARK_SURFACE, MIN_CONTRAST)
+    if dark != entry["c"]:
+        entry["d"] = dark
     icon, glyph = service.icon and marks.on_grid(service.icon), service.glyph
     if service.mark is not None:
         try:

@@ -17,6 +17,8 @@ def test_bar_works_under_a_strict_csp(live: Live, tab: Tab) -> None:
                         headers=strict_csp(live.server))
     page = tab.goto(url)
     assert tab.control("weibo").evaluate("el => getComputedStyle(el.querySelector('svg')).width") == "32px"  # styled
+    poll(page, "() => document.querySelector('.sb-total')")  # and the counts: a box beside the tiles
+    assert page.evaluate("getComputedStyle(document.querySelector('.sb-total')).display") == "flex"
 
     tab.control("copy").click()
     page.locator("[data-sharebar] [role=status]").get_by_text("已复制链接").wait_for()
