@@ -161,6 +161,8 @@ class Aggregator:
                 self.maybe_upkeep()
                 with self.engine.begin() as conn:
                     counted = step(conn, BATCH)
+                if counted:
+                    checkpoint(self.engine)
                 self._recovered()
             except Raced:
                 counted = BATCH  # at once again, from where the other counter stopped
@@ -189,6 +191,16 @@ class Aggregator:
         if self._failing is not None:
             log.warning("aggregator: the database answers again")
             self._failing = None
+
+
+def checkpoint(engine: Engine) -> None:
+    """On SQLite, copy the write-ahead log into the database file here, behind the requests,
+    rather than in the commit of whichever beacon crosses SQLite's threshold (the web
+    workers' writers checkpoint only far past it: see ``writer``). Passive: it waits for no
+    reader or writer, and what it could not copy is copied next time."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def run_elected(engine: Engine, config: dict[str, Any], stop: threading.Event, wait: float = 5.0) -> None:

@@ -37,6 +37,7 @@ from .bulk import array_literal, sqlite_value
 from .models import event_log
 
 MAX_BATCH = 500
+WRITER_CHECKPOINT_PAGES = 10_000
 LOCKED_PAUSE = 0.002  # seconds between two tries of a SQLite database another process is writing
 
 
@@ -196,7 +197,13 @@ class Writer:
             self._conn = self.engine.connect()
             if not self._sqlite:
                 driver(self._conn).autocommit = True
-            elif self._cooperative:  # a locked database is retried in _insert
+                return self._conn
+            # The aggregator checkpoints the WAL after its batches (aggregate.checkpoint): a
+            # beacon's commit that crossed SQLite's default 1,000 pages ran the checkpoint, two
+            # fsyncs, and was the slowest beacon. This one does only past 10,000 (40 MB), should
+            # nothing else checkpoint.
+            driver(self._conn).execute(f"PRAGMA wal_autocheckpoint = {WRITER_CHECKPOINT_PAGES}")
+            if self._cooperative:  # a locked database is retried in _insert
                 driver(self._conn).execute("PRAGMA busy_timeout = 0")
         return self._conn
 
