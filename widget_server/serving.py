@@ -9,6 +9,7 @@ other malformed request keeps gunicorn's own answer. None of them logs the clien
 """
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 from typing import Any
@@ -72,6 +73,10 @@ class Worker(GeventWorker):  # type: ignore[misc]  # gunicorn has no type hints
             assets.build(name)
         gc.collect()
         gc.freeze()
+        # Given back at exit, before the interpreter's last collection: objects left frozen
+        # would be freed only as modules are torn down, after gevent's, and a logging
+        # handler's weak reference callback then failed with a traceback in the log.
+        atexit.register(gc.unfreeze)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         answer = answer_for(exc, self.cfg.limit_request_line)
