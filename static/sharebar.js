@@ -71,7 +71,7 @@
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
-  const sheets = {};  // stylesheet name -> loaded (or failed: unstyled, a bar still works)
+  const sheets = {};  // stylesheet name -> its <link> (done: loaded, or failed: unstyled, a bar still works)
   sheet('sharebar');
 
   // A second copy of the snippet on the page: the first one already does everything.
@@ -134,15 +134,16 @@
   // which inline bars (most pages) never fetch.
   function sheet(name) {
     if (!(name in sheets)) {
-      sheets[name] = false;
-      const link = h('link', { rel: 'stylesheet', href: `${BASE}static/${name}.css` });
+      const link = sheets[name] = h('link', { rel: 'stylesheet', href: `${BASE}static/${name}.css` });
       link.onload = link.onerror = () => {
-        sheets[name] = true;
+        link.done = true;
         for (const d of bars.values()) if (d.bar) d.bar.hidden = !styled(d.st);
       };
       document.head.append(link);
     }
-    return sheets[name];
+    // Parsed (its sheet is there) before its load event, which a browser may fire a good
+    // while later: the bar is shown as soon as it is styled.
+    return !!(sheets[name].done || sheets[name].sheet);
   }
 
   function styled(st) {
