@@ -96,7 +96,7 @@ class Lane:
         arrival = embed.Arrival(body, environ.get("CONTENT_TYPE"), environ.get("HTTP_ORIGIN"),
                                 environ.get("REMOTE_ADDR") or "", environ.get("HTTP_USER_AGENT", ""))
         request_id = logs.begin_request(environ.get("HTTP_X_REQUEST_ID"))
-        met = self._run(embed.store_beacon, arrival)
+        _, met = self._run(embed.store_beacon, arrival)
         if met is not None:
             environ["wsgi.input"] = io.BytesIO(body)
             return self._to_flask(environ, start_response, met, request_id)
@@ -111,11 +111,10 @@ class Lane:
             return self.next(environ, start_response)
         started = time.perf_counter()
         request_id = logs.begin_request(environ.get("HTTP_X_REQUEST_ID"))
-        found: list[dict[str, Any]] = []
-        met = self._run(lambda: found.append(answer(args)))
+        data, met = self._run(answer, args)
         if met is not None:
             return self._to_flask(environ, start_response, met, request_id)
-        body = (self.app.json.dumps(found[0], separators=(",", ":")) + "\n").encode("utf-8")
+        body = (self.app.json.dumps(data, separators=(",", ":")) + "\n").encode("utf-8")
         etag = hashlib.sha1(body).hexdigest()
         headers = [("Content-Type", "application/json"), ("Cache-Control", embed.PAGE_VIEW_CACHE),
                    ("Date", http_date())]
@@ -129,14 +128,13 @@ class Lane:
         self._done("GET", endpoint, 200, started)
         return [body]
 
-    def _run(self, work: Callable[..., Any], *args: Any) -> Exception | None:
-        """``work(*args)`` in the app's context; what it raised, if anything."""
+    def _run(self, work: Callable[..., Any], *args: Any) -> tuple[Any, Exception | None]:
+        """``work(*args)`` in the app's context: what it returned, or what it raised."""
         with self.app.app_context():
             try:
-                work(*args)
+                return work(*args), None
             except Exception as exc:  # Flask's error handlers answer it: see _to_flask
-                return exc
-        return None
+                return None, exc
 
     def _to_flask(self, environ: dict[str, Any], start_response: StartResponse, met: Exception,
                   request_id: str) -> Iterable[bytes]:
