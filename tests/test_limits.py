@@ -72,3 +72,55 @@ def test_a_dead_redis_falls_back_to_local_limits_and_says_so(tmp_path: Any, data
     warnings = [r for r in caplog.records if "Redis is unreachable" in r.getMessage()]
     assert len(warnings) == 1
     assert limits.redis_healthy(beacon.client.application) is False
+
+
+def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog: pytest.LogCaptureFixture) -> None:
+    """Greenlets interleave: a call begun before Redis went may answer after, one begun before it
+    came back may fail after, and a log handler may switch to another call mid-warning. Each
+    outage is one warning when it goes and one when it is back."""
+    import redis
+
+    limiter = limits.Limiter("redis://127.0.0.1:1/0", "t", Limit.parse("9/minute"), Limit.parse("9/minute"))
+
+    def down(**_: Any) -> Any:
+        raise redis.ConnectionError("refused")
+
+    def up(**_: Any) -> Any:
+        return 0, 0
+
+    def run(script: Any) -> bool:
+        return limiter._run(script, ["k"], [1])
+
+    def answered_after_it_went(**_: Any) -> Any:
+        assert run(down) is False  # another call meets the outage while this one is in flight
+        return 0, 0
+
+    class Interleaving(logging.Handler):
+        """Another call answers while the warning is being written, as a yielding handler allows."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "answers again" in record.getMessage():
+                run(up)
+
+    handler = Interleaving()
+    logging.getLogger("widget_server.limits").addHandler(handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
+            assert run(answered_after_it_went) is True
+            assert limiter.healthy is False  # the answer was begun before the outage: no news
+            assert run(down) is False  # still down: nothing more said
+            assert run(up) is True
+            assert limiter.healthy is True
+
+            def failed_after_it_came_back(**_: Any) -> Any:
+                assert run(up) is True  # another call answers while this one is in flight
+                raise redis.ConnectionError("reset")
+
+            assert run(down) is False  # a second outage
+            assert limiter.healthy is False
+            assert run(failed_after_it_came_back) is False
+            assert limiter.healthy is True  # its failure began before the recovery: no news
+    finally:
+        logging.getLogger("widget_server.limits").removeHandler(handler)
+    said = [r.getMessage().split(":")[0] for r in caplog.records]
+    assert said == ["Redis is unreachable (ConnectionError)", "Redis answers again"] * 2

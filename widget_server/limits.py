@@ -163,6 +163,7 @@ class Limiter:
         self.hit_script: Any = None
         self.healthy: bool | None = None
         self._retry_at = 0.0
+        self._changed_at = 0.0  # when ``healthy`` last changed
         if redis_url:
             import redis
 
@@ -214,22 +215,35 @@ class Limiter:
         """
         import redis
 
+        started = time.monotonic()
         try:
             refused, left = script(keys=keys, args=args)
         except (redis.RedisError, OSError, ValueError) as exc:  # a socket closed under another thread: OSError, ValueError
-            # The idle pooled sockets died with the server; those in use fail on their own.
-            self.redis.connection_pool.disconnect(inuse_connections=False)
-            if self.healthy:
-                log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back",
-                            type(exc).__name__)
-            self.healthy, self._retry_at = False, time.monotonic() + REDIS_RETRY_SECONDS
+            self._failed(started, type(exc).__name__)
             return False
-        if not self.healthy and time.monotonic() >= self._retry_at:  # not a call begun before it went
-            log.warning("Redis answers again: rate limits are shared again")
-            self.healthy = True
+        self._answered(started)
         if int(refused):
             raise RateLimited(max(1, int(left)))
         return True
+
+    # Health changes only on news: a call's outcome moves it when the call began after the last
+    # change, so calls in flight across an outage or a recovery (greenlets interleave under gevent)
+    # neither flap it nor repeat its warning. The state is set before the warning is logged: a log
+    # handler may yield to another greenlet, which must see the change already made.
+    def _failed(self, started: float, reason: str) -> None:
+        now = time.monotonic()
+        if self.healthy and started >= self._changed_at:
+            self.healthy, self._changed_at = False, now
+            log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back", reason)
+        if not self.healthy:
+            self._retry_at = now + REDIS_RETRY_SECONDS
+        # The idle pooled sockets died with the server; those in use fail on their own.
+        self.redis.connection_pool.disconnect(inuse_connections=False)
+
+    def _answered(self, started: float) -> None:
+        if not self.healthy and started >= self._changed_at:
+            self.healthy, self._changed_at = True, time.monotonic()
+            log.warning("Redis answers again: rate limits are shared again")
 
 
 def init_app(app: Flask) -> None:
