@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import time
 import uuid
 from typing import Any
 
 import pytest
 
 from conftest import BeaconSender, make_app, register
-from widget_server import limits
+from widget_server import groups, limits
 from widget_server.limits import Limit, MemoryLimiter, RateLimited, reader_address
 
 REDIS_URL = os.environ.get("WIDGET_TEST_REDIS_URL")
@@ -89,7 +91,7 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
         return 0, 0
 
     def run(script: Any) -> bool:
-        return limiter._run(script, ["k"], [1])
+        return limiter._run(script)
 
     def answered_after_it_went(**_: Any) -> Any:
         assert run(down) is False  # another call meets the outage while this one is in flight
@@ -124,3 +126,59 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
         logging.getLogger("widget_server.limits").removeHandler(handler)
     said = [r.getMessage().split(":")[0] for r in caplog.records]
     assert said == ["Redis is unreachable (ConnectionError)", "Redis answers again"] * 2
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")
+def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answer() -> None:
+    limiter = limits.Limiter(REDIS_URL, f"t{uuid.uuid4().hex}", Limit.parse("3/minute"), Limit.parse("100/minute"))
+    runs: list[int] = []
+    check_many = limiter.checks.work
+    limiter.checks.work = lambda beacons: runs.append(len(beacons)) or check_many(beacons)
+    answers: list[str] = [""] * 6
+
+    def beacon(n: int) -> None:
+        try:
+            limiter.check(1, "192.0.2.7", f"e{n}")
+            answers[n] = "accepted"
+        except RateLimited as refused:
+            answers[n] = f"refused {refused.retry_after > 0}"
+
+    limiter.checks._lead.acquire()  # a run in progress: the six queue behind it, as under load
+    threads = [threading.Thread(target=beacon, args=(n,)) for n in range(6)]
+    for n, thread in enumerate(threads):
+        thread.start()
+        while len(limiter.checks._queue) <= n:  # queued in this order
+            time.sleep(0.001)
+    limiter.checks._lead.release()
+    for thread in threads:
+        thread.join(5)
+    assert runs == [6]
+    assert answers == ["accepted"] * 3 + ["refused True"] * 3  # the reader's limit, beacon by beacon, in order
+
+
+def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> None:
+    calls: list[list[int]] = []
+
+    def work(items: list[int]) -> list[int]:
+        calls.append(items)
+        if 13 in items:
+            raise ValueError("unlucky")
+        return [item * 2 for item in items]
+
+    group: groups.Group[int, int] = groups.Group(work, 10)
+    assert group.call(4, 1.0) == 8
+    group._lead.acquire()
+    with pytest.raises(groups.Late):
+        group.call(5, 0.05)  # nobody ran it in time
+    failures: list[Exception] = []
+    threads = [threading.Thread(target=lambda n=n: failures.append(pytest.raises(ValueError, group.call, n, 5.0).value))
+               for n in (12, 13)]
+    for n, thread in enumerate(threads):
+        thread.start()
+        while len(group._queue) <= n:
+            time.sleep(0.001)
+    group._lead.release()
+    for thread in threads:
+        thread.join(5)
+    assert calls == [[4], [12, 13]]  # 5 was forgotten when its caller gave up
+    assert len(failures) == 2 and all(str(f) == "unlucky" for f in failures)

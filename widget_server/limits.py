@@ -29,12 +29,14 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app, request
 from limits import parse
 
+from .groups import Group, Late
 from .problems import Problem
 
 log = logging.getLogger(__name__)
@@ -42,19 +44,34 @@ log = logging.getLogger(__name__)
 SEEN_SECONDS = 600  # how long an event id is remembered as already charged to its site
 REDIS_RETRY_SECONDS = 3.0
 REDIS_TIMEOUT_SECONDS = 0.25
+GROUP_TIMEOUT_SECONDS = 4 * REDIS_TIMEOUT_SECONDS  # a beacon's wait for its group's run (connect, then answer)
 
-# KEYS: reader counter, site counter, event id; ARGV: reader limit, reader window, site limit,
-# site window, seen seconds. Returns {0, 0} (accepted) or {1 reader | 2 site, seconds left}.
+# The checks of a group of beacons (see ``groups``), in their order, in one round trip.
+# KEYS: for each beacon its reader counter, site counter and event id; ARGV: reader limit,
+# reader window, site limit, site window, seen seconds. Returns for each beacon 0, 0
+# (accepted) or 1 (reader) | 2 (site), the seconds left.
 CHECK_SCRIPT = """
-local r = redis.call('INCR', KEYS[1])
-if r == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-if r > tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
-if not redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[5]) then return {0, 0} end
-local s = redis.call('INCR', KEYS[2])
-if s == 1 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
-if s > tonumber(ARGV[3]) then redis.call('DEL', KEYS[3]); return {2, redis.call('TTL', KEYS[2])} end
-return {0, 0}
+local out = {}
+for i = 1, #KEYS, 3 do
+  local refused, left = 0, 0
+  local r = redis.call('INCR', KEYS[i])
+  if r == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  if r > tonumber(ARGV[1]) then
+    refused, left = 1, redis.call('TTL', KEYS[i])
+  elseif redis.call('SET', KEYS[i + 2], '1', 'NX', 'EX', ARGV[5]) then
+    local s = redis.call('INCR', KEYS[i + 1])
+    if s == 1 then redis.call('EXPIRE', KEYS[i + 1], ARGV[4]) end
+    if s > tonumber(ARGV[3]) then
+      redis.call('DEL', KEYS[i + 2])
+      refused, left = 2, redis.call('TTL', KEYS[i + 1])
+    end
+  end
+  out[#out + 1] = refused
+  out[#out + 1] = left
+end
+return out
 """
+MAX_CHECKS = 100  # beacons per script run
 
 # KEYS: counter; ARGV: limit, window. Returns {0, 0} (within) or {1, seconds left}.
 HIT_SCRIPT = """
@@ -161,6 +178,7 @@ class Limiter:
         self.redis: Any = None
         self.script: Any = None
         self.hit_script: Any = None
+        self.checks: Group[list[str], tuple[int, int]] = Group(self._check_many, MAX_CHECKS)
         self.healthy: bool | None = None
         self._retry_at = 0.0
         self._changed_at = 0.0  # when ``healthy`` last changed
@@ -192,9 +210,8 @@ class Limiter:
         :raise RateLimited: the limit is used up (with the seconds until it frees).
         """
         if self.redis is not None and (self.healthy or time.monotonic() >= self._retry_at):
-            now = int(time.time())
-            if self._run(self.hit_script, [f"{self.prefix}:h:{key}:{now // limit.seconds}"],
-                         [limit.amount, limit.seconds]):
+            keys = [f"{self.prefix}:h:{key}:{int(time.time()) // limit.seconds}"]
+            if self._run(lambda: self.hit_script(keys=keys, args=[limit.amount, limit.seconds])):
                 return
         self.memory.hit(key, limit)
 
@@ -203,13 +220,19 @@ class Limiter:
         now = int(time.time())
         keys = [f"{self.prefix}:{reader}:{now // reader_limit.seconds}",
                 f"{self.prefix}:{site}:{now // site_limit.seconds}", f"{self.prefix}:{event}"]
+        return self._run(lambda: self.checks.call(keys, GROUP_TIMEOUT_SECONDS))
+
+    def _check_many(self, beacons: list[list[str]]) -> list[tuple[int, int]]:
+        """The checks of concurrent beacons (their keys), in one script run."""
+        reader_limit, site_limit = self.reader_limit, self.site_limit
         args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
                 max(SEEN_SECONDS, site_limit.seconds)]
-        return self._run(self.script, keys, args)
+        answer = self.script(keys=[key for keys in beacons for key in keys], args=args)
+        return [(int(answer[n]), int(answer[n + 1])) for n in range(0, len(answer), 2)]
 
-    def _run(self, script: Any, keys: list[str], args: list[int]) -> bool:
-        """Run a limit script: True when Redis answered and the request is within the limits,
-        False when Redis did not answer (the caller counts in memory then).
+    def _run(self, call: Callable[[], Any]) -> bool:
+        """Run a limit's Redis call: True when Redis answered and the request is within the
+        limits, False when Redis did not answer (the caller counts in memory then).
 
         :raise RateLimited: Redis says a limit is used up.
         """
@@ -217,8 +240,8 @@ class Limiter:
 
         started = time.monotonic()
         try:
-            refused, left = script(keys=keys, args=args)
-        except (redis.RedisError, OSError, ValueError) as exc:  # a socket closed under another thread: OSError, ValueError
+            refused, left = call()
+        except (redis.RedisError, OSError, ValueError, Late) as exc:  # a socket closed under another thread: OSError, ValueError
             self._failed(started, type(exc).__name__)
             return False
         self._answered(started)

@@ -1,19 +1,14 @@
 """The beacon path's one durable write: a per-process group commit into ``event_log``.
 
-Every request hands its row to ``store`` and waits. Whichever waiting thread takes the
-commit lock first becomes the leader: it takes every row queued so far (its own and those
-of concurrent requests under gthread workers), inserts them with one statement on this
-process's one connection, commits once, and wakes the others. So a sync worker commits
-each beacon alone, and a threaded one commits a burst together; in both, ``store``
-returns only after the row's transaction has committed, and raises otherwise.
+Every request hands its row to ``store`` and waits; the rows of concurrent requests are
+inserted with one statement on this process's one connection and committed once (see
+``groups``), and ``store`` returns only after the row's transaction has committed, and
+raises otherwise.
 
-Under gunicorn's gevent workers the requests are greenlets of one thread. The leader first
-yields once, so that the greenlets ready to run reach ``store`` and queue their rows, then
-commits them all; while it waits for PostgreSQL (psycopg yields when gevent has patched
-``select``) the others go on queueing for the next commit. SQLite calls do not yield, and
-SQLite's own wait for another process's write lock (its busy timeout) would stall every
-greenlet of the worker: under gevent the writer's SQLite connection does not wait in SQLite
-but retries a locked database after a cooperative pause, until the beacon's timeout.
+SQLite calls do not yield to other greenlets, and SQLite's own wait for another process's
+write lock (its busy timeout) would stall every greenlet of a gevent worker: there the
+writer's SQLite connection does not wait in SQLite but retries a locked database after a
+cooperative pause, until the beacon's timeout.
 
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
 retried beacon is stored once. No ORM session and no pre-ping: the connection is held and
@@ -22,10 +17,7 @@ replaced when it fails (one retry on a fresh connection, for a database that res
 from __future__ import annotations
 
 import os
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -34,6 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .bulk import array_literal, sqlite_value
+from .groups import Group, Late, greened
 from .models import event_log
 
 MAX_BATCH = 500
@@ -56,13 +49,6 @@ def unavailable(exc: DBAPIError) -> bool:
             exc.orig is not None and type(exc.orig).__module__.startswith("psycopg"):
         return True
     return str(exc.orig).lower().startswith(SQLITE_UNAVAILABLE)
-
-
-@dataclass
-class Pending:
-    row: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
 
 
 COLUMNS = [column.name for column in event_log.columns if column.name != "id"]
@@ -101,12 +87,6 @@ def driver(conn: Connection) -> Any:
     return conn.connection.dbapi_connection
 
 
-def greened() -> bool:
-    """True in a process gevent has monkey-patched (gunicorn's gevent worker)."""
-    monkey = sys.modules.get("gevent.monkey")
-    return monkey is not None and bool(monkey.is_module_patched("threading"))
-
-
 class Writer:
     """Group commits of ``event_log`` rows for one process and one engine."""
 
@@ -114,9 +94,7 @@ class Writer:
         self.engine, self.timeout = engine, timeout
         self._cooperative = greened()  # made in the worker, after gevent patched it
         self._sqlite = engine.dialect.name == "sqlite"
-        self._queue: list[Pending] = []
-        self._queue_lock = threading.Lock()
-        self._commit_lock = threading.Lock()
+        self._group: Group[dict[str, Any], None] = Group(self._insert, MAX_BATCH)
         self._conn: Connection | None = None
         self._pid = os.getpid()
 
@@ -125,39 +103,16 @@ class Writer:
 
         :raise Unavailable: not committed within the timeout, or the database failed.
         """
-        pending = Pending(row)
-        with self._queue_lock:
-            self._queue.append(pending)
-        deadline = time.monotonic() + self.timeout
-        while not pending.done.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._commit_lock.acquire(timeout=left):
-                raise Unavailable("the event log did not commit in time")
-            try:
-                if not pending.done.is_set():
-                    self._commit_queued()
-            finally:
-                self._commit_lock.release()
-        if isinstance(pending.error, DBAPIError) and not unavailable(pending.error):
-            raise pending.error
-        if pending.error is not None:
-            raise Unavailable(str(pending.error)) from pending.error
-
-    def _commit_queued(self) -> None:
-        if self._cooperative:
-            time.sleep(0)  # gevent's: the other ready greenlets queue their rows first
-        with self._queue_lock:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-        error: BaseException | None = None
         try:
-            self._insert([p.row for p in batch])
+            self._group.call(row, self.timeout)
+        except Late as exc:
+            raise Unavailable("the event log did not commit in time") from exc
         except DBAPIError as exc:
-            error = exc
-        for pending in batch:
-            pending.error = error
-            pending.done.set()
+            if not unavailable(exc):
+                raise
+            raise Unavailable(str(exc)) from exc
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _insert(self, rows: list[dict[str, Any]]) -> list[None]:
         """One statement and one commit on the DBAPI connection itself (SQLAlchemy's execution
         layer was a third of the writer's time), its errors wrapped as SQLAlchemy's would be."""
         dialect = self.engine.dialect
@@ -176,7 +131,7 @@ class Writer:
                         cursor.execute(sql, params[0])
                 finally:
                     cursor.close()
-                return
+                return [None] * len(rows)
             except dialect.loaded_dbapi.Error as exc:
                 if self._cooperative and self._sqlite and "locked" in str(exc) and time.monotonic() < deadline:
                     raw.rollback()

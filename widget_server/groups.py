@@ -1,0 +1,102 @@
+"""Calls of concurrent requests served together: the beacon's write and its Redis limit check.
+
+Each caller queues its item and waits. Whichever waiting caller takes the lead first runs the
+work once on everything queued so far (its own item and those of concurrent requests) and
+hands each caller its own result, or the exception the work raised. One statement, one commit
+or one Redis round trip then serves a burst of beacons instead of one each: on this path a
+round trip's system calls, and the wake-ups of the process on the other end, cost more than
+the work they carry.
+
+Under gunicorn's gevent workers the callers are greenlets of one thread. The leader first
+yields once, so that the greenlets ready to run reach the group and queue their items, then
+runs the work on them all; while it waits on a socket (PostgreSQL, Redis: gevent patched
+them) the others go on queueing for the next run. Under threads the same code groups the
+requests of a gthread worker, and a sync worker's one request is a group of one.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Late(Exception):
+    """The call did not get its result within its timeout."""
+
+
+def greened() -> bool:
+    """True in a process gevent has monkey-patched (gunicorn's gevent worker)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
+@dataclass(eq=False)
+class Pending(Generic[Item, Result]):
+    item: Item
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Result | None = None
+    error: Exception | None = None
+
+
+class Group(Generic[Item, Result]):
+    """``work`` takes up to ``most`` items and returns one result per item, in their order."""
+
+    def __init__(self, work: Callable[[list[Item]], Sequence[Result]], most: int):
+        self.work, self.most = work, most
+        self._cooperative = greened()  # made in the worker, after gevent patched it
+        self._queue: list[Pending[Item, Result]] = []
+        self._queue_lock = threading.Lock()
+        self._lead = threading.Lock()
+
+    def call(self, item: Item, timeout: float) -> Result:
+        """``item``'s result, once the run that took it is over.
+
+        :raise Late: no run took it within ``timeout`` seconds.
+        :raise Exception: whatever the run that took it raised (every caller of the run gets it).
+        """
+        pending: Pending[Item, Result] = Pending(item)
+        with self._queue_lock:
+            self._queue.append(pending)
+        deadline = time.monotonic() + timeout
+        while not pending.done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._lead.acquire(timeout=left):
+                self._forget(pending)
+                raise Late(f"no result within {timeout} s")
+            try:
+                if not pending.done.is_set():
+                    self._run_queued()
+            finally:
+                self._lead.release()
+        if pending.error is not None:
+            raise pending.error
+        return pending.result  # type: ignore[return-value]  # set with done
+
+    def _run_queued(self) -> None:
+        if self._cooperative:
+            time.sleep(0)  # gevent's: the other ready greenlets queue their items first
+        with self._queue_lock:
+            batch, self._queue = self._queue[:self.most], self._queue[self.most:]
+        if not batch:
+            return
+        try:
+            results = self.work([pending.item for pending in batch])
+        except Exception as exc:  # noqa: BLE001  # the callers decide what it means
+            for pending in batch:
+                pending.error = exc
+                pending.done.set()
+            return
+        for pending, result in zip(batch, results, strict=True):
+            pending.result = result
+            pending.done.set()
+
+    def _forget(self, pending: Pending[Item, Result]) -> None:
+        """A caller that gave up: its item is not run later, when nobody waits for it."""
+        with self._queue_lock:
+            self._queue = [queued for queued in self._queue if queued is not pending]
