@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+from functools import lru_cache
+from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -74,11 +76,24 @@ def _count(response: Response) -> Response:
 def count(endpoint: str, method: str, status: int, started: float | None, problem: str | None = None) -> None:
     """Count one answered request (``started``: its ``perf_counter``; ``problem``: the
     refusal's code), whether Flask or the hot paths' lane answered it."""
-    REQUESTS.labels(endpoint, method, str(status)).inc()
+    requests, duration = series(endpoint, method, status)
+    requests.inc()
     if started is not None:
-        DURATION.labels(endpoint).observe(time.perf_counter() - started)
+        duration.observe(time.perf_counter() - started)
     if endpoint == BEACON_ENDPOINT:
-        BEACONS.labels(*beacon_outcome(status, problem)).inc()
+        beacons(*beacon_outcome(status, problem)).inc()
+
+
+# A labelled series looked up once: ``labels()`` cost four times the increment it leads to.
+# Label values come from closed sets (see above), so these caches stay small.
+@lru_cache(maxsize=None)
+def series(endpoint: str, method: str, status: int) -> tuple[Any, Any]:
+    return REQUESTS.labels(endpoint, method, str(status)), DURATION.labels(endpoint)
+
+
+@lru_cache(maxsize=None)
+def beacons(outcome: str, reason: str) -> Any:
+    return BEACONS.labels(outcome, reason)
 
 
 def parse_networks(value: object) -> list[Network]:
