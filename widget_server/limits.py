@@ -9,7 +9,7 @@
   A refused beacon does not count as seen, so its retry is charged when it gets in.
 
 Both are fixed-window counters: in Redis, one script run (one round trip) checks and counts
-both; in memory, one dict per window, dropped whole when the window ends, so the cost of a
+both, for every beacon a worker has in hand at that moment (``groups``); in memory, one dict per window, dropped whole when the window ends, so the cost of a
 check does not grow with the number of readers. Without Redis each worker process counts
 alone: with N workers a reader gets up to N times the limit.
 
