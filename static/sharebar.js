@@ -257,19 +257,21 @@
     return h('text', { x: GRID / 2, y: GRID / 2, 'font-size': GRID / (g.length > 1 ? 2 : 1.6) }, g);
   }
 
+  // Named by aria-label, not by text hidden from the eye: text would be laid out, its script's
+  // fallback font looked up and its glyphs shaped (for Chinese names, about half of the first
+  // frame's layout), all for nothing on screen.
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
     if (!s.i && !s.g) warn('icon', id);
     const b = h(isLink ? 'a' : 'button', {
-      class: 'sb-btn', 'data-service': id, title: name,
+      class: 'sb-btn', 'data-service': id, title: name, 'aria-label': name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
       type: !isLink && 'button',
       target: k === 'popup' && '_blank', rel: k === 'popup' && 'noopener',
       'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
     h('svg', { viewBox: `0 0 ${GRID} ${GRID}`, 'aria-hidden': 'true' },
-      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
-    h('span', { class: 'sb-vh' }, name));
+      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);
     b.style.setProperty('--sb-d', s.d || s.c);  // d left out: c does in both themes
