@@ -65,14 +65,15 @@
     return;
   }
 
-  /* The browser. The stylesheet and the site's config are asked for first, together: the bar
-     is drawn when both are in, and nothing else the script does is worth waiting for. */
+  /* The browser. The site's config and the stylesheet are asked for first, together: the bar
+     is drawn when both are in, and nothing else the script does is worth waiting for. The
+     config first: its round trip is the longer, and adding the <link> takes the main thread
+     a while (a millisecond or more on a busy machine) before the next statement. */
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
   const sheets = {};  // stylesheet name -> its <link> (done: loaded, or failed: unstyled, a bar still works)
-  sheet('sharebar');
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
@@ -94,6 +95,7 @@
       (document.querySelector('[data-sharebar][data-counts=true]') ? '&counts=1' : ''),
       p => { named = refused(p); }) :
     Promise.resolve(null);
+  sheet('sharebar');
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
   const GRID = 48;  // the icons' viewBox is GRID units square: the server's (marks.GRID)
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
