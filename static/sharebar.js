@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 /* Sharebar widget: turns every [data-sharebar] element into a share bar.
  *
  * Plain ES2020 and no build step: the server injects a small config (default bar, tracking
