@@ -52,17 +52,25 @@ SHAREON = "shareon@2.8.1"
 SHAREON_BUTTONS = ("facebook", "twitter", "linkedin", "reddit", "telegram", "whatsapp", "pinterest", "copy-url")
 
 # Records when the controls appear (__rendered) and when they are first painted styled
-# (__visible); the bench pages have no CSP, unlike the tests'.
+# (__visible), and says so in the console once both are known (PROBED): the driver waits for
+# that message instead of polling the page, since Playwright's polling first injects its own
+# script into the page (about 6 ms of the main thread), which would land inside the
+# measurement of whichever bar is still at work after the load event. The bench pages have no
+# CSP, unlike the tests'.
+PROBED = "sharebar-bench: probed"
 PROBE = """<script>
 window.__probe = function (rendered, visible) {
+  function done() {
+    if (window.__rendered !== undefined && window.__visible !== undefined) console.log('%s');
+  }
   new MutationObserver(function (records, observer) {
-    if (rendered()) { window.__rendered = performance.now(); observer.disconnect(); }
+    if (rendered()) { window.__rendered = performance.now(); observer.disconnect(); done(); }
   }).observe(document.documentElement, {childList: true, subtree: true, attributes: true});
   (function frame() {
-    if (visible()) window.__visible = performance.now(); else requestAnimationFrame(frame);
+    if (visible()) { window.__visible = performance.now(); done(); } else requestAnimationFrame(frame);
   })();
 };
-</script>"""
+</script>""" % PROBED
 OURS_PROBE = """<script>__probe(
   function () { return document.querySelector('[data-sharebar] [data-service]'); },
   function () { var s = document.querySelector('[data-sharebar] .sb:not([hidden]) svg');
@@ -156,8 +164,8 @@ def fetch_shareon(folder: Path) -> tuple[Path | None, str]:
 def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float]:
     context = browser.new_context()
     tab = context.new_page()
-    tab.goto(url)
-    tab.wait_for_function("window.__rendered !== undefined && window.__visible !== undefined")
+    with tab.expect_console_message(lambda message: message.text == PROBED):
+        tab.goto(url)
     tab.wait_for_load_state("networkidle")
     entries = tab.evaluate("""() => performance.getEntriesByType('resource').map(e => ({
         name: e.name, encoded: e.encodedBodySize, start: e.startTime, end: e.responseEnd}))""")

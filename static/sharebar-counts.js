@@ -37,9 +37,10 @@
         if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
         d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, t('shares', L))));
         for (const b of d.bar.querySelectorAll('[data-service]')) {
-          const n = (c.services || {})[b.dataset.service];
-          // After the label, so the name reads "Share on Weibo (opens in a new window) 12".
-          if (n) b.append(h('span', { class: 'sb-n' }, fmt(n, L)));
+          let n = (c.services || {})[b.dataset.service];
+          // Said after the name too (a control is named by its aria-label, not by its text):
+          // "Share on Weibo (opens in a new window) 12".
+          if (n) b.append(h('span', { class: 'sb-n' }, n = fmt(n, L))), b.ariaLabel += ' ' + n;
         }
       });
     }

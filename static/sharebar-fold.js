@@ -12,8 +12,10 @@
   if (!sharebar || !sharebar._fold) return;
 
   sharebar._fold(({ h, t }) => (bar, L) => {
-    const fold = h('button', { type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L) },
-      h('span', { class: 'sb-vh' }, t('share', L)));
+    // Named by aria-label, as the bar's controls are.
+    const fold = h('button', {
+      type: 'button', class: 'sb-fold', 'aria-expanded': 'true', title: t('share', L), 'aria-label': t('share', L),
+    });
     fold.onclick = () => fold.setAttribute('aria-expanded', !bar.classList.toggle('sb-folded'));
     bar.prepend(fold);
   });

@@ -1,3 +1,4 @@
+//# allFunctionsCalledOnLoad
 /* Sharebar widget: turns every [data-sharebar] element into a share bar.
  *
  * Plain ES2020 and no build step: the server injects a small config (default bar, tracking
@@ -65,14 +66,15 @@
     return;
   }
 
-  /* The browser. The stylesheet and the site's config are asked for first, together: the bar
-     is drawn when both are in, and nothing else the script does is worth waiting for. */
+  /* The browser. The site's config and the stylesheet are asked for first, together: the bar
+     is drawn when both are in, and nothing else the script does is worth waiting for. The
+     config first: its round trip is the longer, and adding the <link> takes the main thread
+     a while (a millisecond or more on a busy machine) before the next statement. */
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
   const sheets = {};  // stylesheet name -> its <link> (done: loaded, or failed: unstyled, a bar still works)
-  sheet('sharebar');
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
@@ -94,6 +96,7 @@
       (document.querySelector('[data-sharebar][data-counts=true]') ? '&counts=1' : ''),
       p => { named = refused(p); }) :
     Promise.resolve(null);
+  sheet('sharebar');
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
   const GRID = 48;  // the icons' viewBox is GRID units square: the server's (marks.GRID)
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
@@ -257,19 +260,21 @@
     return h('text', { x: GRID / 2, y: GRID / 2, 'font-size': GRID / (g.length > 1 ? 2 : 1.6) }, g);
   }
 
+  // Named by aria-label, not by text hidden from the eye: text would be laid out, its script's
+  // fallback font looked up and its glyphs shaped (for Chinese names, about half of the first
+  // frame's layout), all for nothing on screen.
   function control(id, L, o) {
     const s = SERVICES[id], k = s.k, name = label(id, L), isLink = k === 'popup' || k === 'link';
     if (!s.i && !s.g) warn('icon', id);
     const b = h(isLink ? 'a' : 'button', {
-      class: 'sb-btn', 'data-service': id, title: name,
+      class: 'sb-btn', 'data-service': id, title: name, 'aria-label': name,
       href: isLink && shareUrl(id, o),  // fresh again at click time
       type: !isLink && 'button',
       target: k === 'popup' && '_blank', rel: k === 'popup' && 'noopener',
       'aria-haspopup': (k === 'qr' || k === 'fediverse') && 'dialog',
     },
     h('svg', { viewBox: `0 0 ${GRID} ${GRID}`, 'aria-hidden': 'true' },
-      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])),
-    h('span', { class: 'sb-vh' }, name));
+      s.i ? h('path', { d: s.i }) : glyph(s.g || nameOf(id, L)[0])));
     // CSSOM, which a strict style-src allows, unlike a style attribute.
     b.style.setProperty('--sb-c', s.c);
     b.style.setProperty('--sb-d', s.d || s.c);  // d left out: c does in both themes

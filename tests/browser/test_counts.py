@@ -12,7 +12,10 @@ import pytest
 
 from conftest import Seeder
 
+from widget_server import platforms
+
 from .conftest import Live, Tab, poll
+from .test_a11y import LANGS, expected_name
 
 STUBS = """
 window.print = () => {};
@@ -86,7 +89,11 @@ def test_big_counts_are_abbreviated_by_language(live: Live, tab: Tab, lang: str)
     for service_id, shares in BIG.items():
         seed.rollup(date.today().isoformat(), url, service_id, shares=shares)
     assert counts_of(live, url)["total"] == sum(BIG.values())
-    assert shown_counts(tab.goto(url)) == SHOWN[lang]  # x has none: no number shown
+    page = tab.goto(url)
+    assert shown_counts(page) == SHOWN[lang]  # x has none: no number shown
+    # A screen reader hears the number after the control's name.
+    name = f"{expected_name(next(s for s in platforms.SERVICES if s.id == 'weibo'), LANGS.index(lang))} {SHOWN[lang]['weibo']}"
+    assert page.get_by_role("link", name=name, exact=True).count() == 1
 
 
 def test_counts_come_with_the_config_when_the_site_shows_them(live: Live, tab: Tab) -> None:
