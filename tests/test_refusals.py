@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from conftest import BeaconSender, Registered, table_rows
 from test_dashboard import Person
-from widget_server import accounts, limits, refusals
+from widget_server import accounts, limits, refusals, sites
 
 
 @pytest.fixture
@@ -128,3 +128,32 @@ def test_a_flood_of_refused_beacons_is_written_once(app: Flask, owner: Person, s
     samples = table_rows(app, "refusal_samples")
     assert len(samples) == 20 and samples[-1].page == "https://elsewhere.example/29"
     assert "(foreign-domain)" in page
+
+
+def test_bad_keys_are_tied_to_the_sites_of_their_page_without_reading_every_site_each_time(
+        app: Flask, site: Registered, beacon: BeaconSender) -> None:
+    with app.app_context():
+        other = sites.create_site("Other", ["blog.example.com", "example.org"]).id
+    statements: list[str] = []
+    engine = app.extensions["widget_engine"]
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for n in range(5):  # www.example.com is on the first site; blog.example.com on both
+            assert beacon.send(site="MQ.tampered-key", url=f"https://blog.example.com/{n}").status_code == 400
+        assert beacon.send(site="MQ.tampered-key", url="https://example.org/x").status_code == 400
+        assert beacon.send(site="MQ.tampered-key", url="https://notexample.org/x").status_code == 400
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert sum("sites.domains" in sql and "FROM sites" in sql for sql in statements) == 1
+    counted = {(row.site_id, row.reason): row.count for row in table_rows(app, "refusals")}
+    assert counted == {(site.id, "bad-key"): 5, (other, "bad-key"): 6}
+    with app.app_context():  # a change of the sites is seen at once in this process
+        sites.update_site(other, "Other", ["example.net"])
+    assert beacon.send(site="MQ.tampered-key", url="https://example.net/x").status_code == 400
+    assert beacon.send(site="MQ.tampered-key", url="https://example.org/x").status_code == 400
+    counted = {(row.site_id, row.reason): row.count for row in table_rows(app, "refusals")}
+    assert counted == {(site.id, "bad-key"): 5, (other, "bad-key"): 7}

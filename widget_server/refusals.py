@@ -102,9 +102,8 @@ def sites_refused(key: Any, page: str | None) -> list[int]:
     host = urlsplit(page).hostname if page else None
     if not host:
         return []
-    with db.engine().connect() as conn:
-        rows = conn.execute(select(Site.id, Site.domains)).all()
-    return [row.id for row in rows if sites.host_allowed(host, row.domains or [])]
+    cache: sitecache.SiteCache = current_app.extensions["widget_sites"]
+    return cache.sites_on(host)
 
 
 def note(problem: Problem, body: bytes, origin: str | None) -> None:

@@ -62,6 +62,7 @@ class SiteCache:
     def __init__(self, engine: Engine, check_seconds: float):
         self.engine, self.check_seconds = engine, check_seconds
         self._sites: dict[int, CachedSite] = {}
+        self._domains: dict[str, list[int]] | None = None  # domain -> its sites, for sites_on
         self._version: tuple[Any, ...] | None = None
         self._generation = _generation
         self._checked = 0.0
@@ -79,15 +80,33 @@ class SiteCache:
     def _check(self) -> None:
         if self._generation != _generation:
             self._generation = _generation
-            self._sites = {}
+            self._sites, self._domains = {}, None
         if time.monotonic() - self._checked < self.check_seconds:
             return
         with self._lock:
             with self.engine.connect() as conn:
                 version = tuple(conn.execute(select(func.count(), func.max(sites.c.updated_at))).one())
             if version != self._version:
-                self._version, self._sites = version, {}
+                self._version, self._sites, self._domains = version, {}, None
             self._checked = time.monotonic()
+
+    def sites_on(self, host: str) -> list[int]:
+        """The sites whose domains ``host`` is on (one of them, or a subdomain of one, as
+        ``sites.host_allowed`` says). The domains of every site are read once per change of
+        the sites, not once per call: a beacon with a bad key asks this, and anyone can send
+        those, before any limit applies."""
+        self._check()
+        index = self._domains
+        if index is None:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(sites.c.id, sites.c.domains)).all()
+            index = {}
+            for row in rows:
+                for domain in row.domains or []:
+                    index.setdefault(domain, []).append(int(row.id))
+            self._domains = index
+        labels = host.lower().rstrip(".").split(".")
+        return sorted({site_id for n in range(len(labels)) for site_id in index.get(".".join(labels[n:]), [])})
 
     def _load(self, site_id: int) -> CachedSite | None:
         sealed = type_coerce(sites.c.secret, String).label("secret")  # not opened here (``CachedSite.secret``)
