@@ -54,7 +54,7 @@ from sqlalchemy import Engine, event, insert, select, func
 
 from ingest import SECRET, cpu_seconds, fresh_schema, prepare, server_env  # bench/ingest.py
 from stats import PAGE_WEIGHTS, PAGES, REFERRERS, SERVICE_WEIGHTS, SERVICES  # bench/stats.py's mix
-from widget_server import aggregate, signing, upkeep, writer
+from widget_server import aggregate, bulk, signing, upkeep, writer
 from widget_server.models import aggregator_state, event_log, events
 from widget_server.ingest import ADDRESS
 
@@ -285,8 +285,9 @@ def live(name: str, url: str, rate: int, seconds: float) -> str:
             due = min(len(rows), int((time.monotonic() - started) * rate))
             if due > sent:
                 now = datetime.now(timezone.utc)
-                sql, params = writer.driver_insert(engine.dialect.name, [
+                sql, params = bulk.insert_statement(engine.dialect, event_log, [
                     {**row, "created_at": now, "month": now.date().replace(day=1)} for row in rows[sent:due]])
+                params = params if sqlite else [params]  # PostgreSQL: one row of arrays
                 began = time.perf_counter()
                 while True:
                     try:

@@ -108,7 +108,7 @@ class Statement(NamedTuple):
     params: Any
 
 
-def insert_statement(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
+def insert_statement(dialect: Dialect, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
                      added: Sequence[str] = (), replaced: Sequence[str] = ()) -> Statement | None:
     """The insert of ``rows`` (dicts with the same keys) in one statement, or None for no
     rows; on a conflict on ``key``, it adds the ``added`` columns to the stored row and
@@ -122,8 +122,8 @@ def insert_statement(conn: Connection, table: Table, rows: Sequence[dict[str, An
     if not rows:
         return None
     names = tuple(rows[0])
-    sql = insert_sql(conn.dialect, table, names, tuple(key), tuple(added), tuple(replaced))
-    if conn.dialect.name == "postgresql":
+    sql = insert_sql(dialect, table, names, tuple(key), tuple(added), tuple(replaced))
+    if dialect.name == "postgresql":
         return Statement(sql, tuple(array_literal(row[name] for row in rows) for name in names))
     return Statement(sql, sqlite_rows(table, names, rows))
 
@@ -174,7 +174,7 @@ def execute(conn: Connection, statements: Iterable[Statement | None]) -> None:
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], key: Sequence[str] = (),
                 added: Sequence[str] = (), replaced: Sequence[str] = ()) -> None:
     """Insert ``rows`` at once (``insert_statement``)."""
-    execute(conn, [insert_statement(conn, table, rows, key, added, replaced)])
+    execute(conn, [insert_statement(conn.dialect, table, rows, key, added, replaced)])
 
 
 def sqlite_value(value: Any) -> Any:

@@ -400,7 +400,7 @@ def write(batch: Batch) -> None:
     votes' read included), so SQLite's write lock is held for these alone."""
     conn = batch.conn
     titled = titles_reached(batch)
-    statements = [insert_statement(conn, table, rows) for table, rows in (
+    statements = [insert_statement(conn.dialect, table, rows) for table, rows in (
         (daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
         (actions, batch.actions))]
     statements.append(add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups))
@@ -409,7 +409,7 @@ def write(batch: Batch) -> None:
     statements.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
     repeats = {key: {"count": n} for key, n in batch.repeats.items()}
     statements.append(add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats))
-    statements.append(insert_statement(conn, title_votes, [
+    statements.append(insert_statement(conn.dialect, title_votes, [
         {"page_id": page, "title_hash": digest, "title": title, "readers": n, "last_day": day}
         for (page, digest), (title, n, day) in batch.votes.items()], ("page_id", "title_hash"), ("readers",),
         ("last_day",)))
@@ -422,7 +422,7 @@ def write(batch: Batch) -> None:
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],
            rows: dict[tuple[Any, ...], dict[str, int]]) -> Statement | None:
     """The statement adding each row's counters to ``table`` (rows created at zero)."""
-    return insert_statement(conn, table, [{**dict(zip(key, k)), **{c: added.get(c, 0) for c in counters}}
+    return insert_statement(conn.dialect, table, [{**dict(zip(key, k)), **{c: added.get(c, 0) for c in counters}}
                                           for k, added in rows.items()], key, counters)
 
 

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .bulk import array_literal, sqlite_value
+from .bulk import insert_statement
 from .groups import Group, Late, greened
 from .models import event_log
 
@@ -49,37 +47,6 @@ def unavailable(exc: DBAPIError) -> bool:
             exc.orig is not None and type(exc.orig).__module__.startswith("psycopg"):
         return True
     return str(exc.orig).lower().startswith(SQLITE_UNAVAILABLE)
-
-
-COLUMNS = [column.name for column in event_log.columns if column.name != "id"]
-
-
-SQLITE_INSERT = (f"INSERT INTO event_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
-                 "ON CONFLICT DO NOTHING")
-# One statement for the whole batch, the rows as one array per column (see bulk.insert_rows):
-# run in autocommit, it is also the commit, so a batch costs PostgreSQL one round trip.
-POSTGRES_INSERT = (f"INSERT INTO event_log ({', '.join(COLUMNS)}) SELECT * FROM unnest("
-                   + ", ".join(f"%s::{event_log.c[name].type.compile(dialect=postgresql.dialect())}[]"  # type: ignore[no-untyped-call]
-                               for name in COLUMNS) + ") ON CONFLICT DO NOTHING")
-
-
-def driver_insert(dialect: str, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
-    """The insert as the driver takes it: SQL rendered once, no statement compilation per
-    batch (half of the request's cost in a profile). On SQLite, one row of parameters per
-    row, converted the way SQLAlchemy stores them (UTC date-times as text, booleans as 0/1);
-    on PostgreSQL one row of arrays."""
-    if dialect == "sqlite":
-        return SQLITE_INSERT, [sqlite_row(row) for row in rows]
-    return POSTGRES_INSERT, [tuple(array_literal(row[name] for row in rows) for name in COLUMNS)]
-
-
-# The columns SQLite cannot take as Python gives them: dates, date-times and booleans.
-CONVERTED = {column.name: column.type.python_type for column in event_log.columns
-             if column.name != "id" and column.type.python_type in (date, datetime, bool)}
-
-
-def sqlite_row(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple([sqlite_value(row[name]) if name in CONVERTED else row[name] for name in COLUMNS])
 
 
 def driver(conn: Connection) -> Any:
@@ -113,10 +80,15 @@ class Writer:
             raise Unavailable(str(exc)) from exc
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[None]:
-        """One statement and one commit on the DBAPI connection itself (SQLAlchemy's execution
-        layer was a third of the writer's time), its errors wrapped as SQLAlchemy's would be."""
+        """One statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per
+        column, a text prepared once; in autocommit it is also the commit, one round trip) and
+        one commit, on the DBAPI connection itself (SQLAlchemy's execution layer was a third
+        of the writer's time), its errors wrapped as SQLAlchemy's would be."""
         dialect = self.engine.dialect
-        sql, params = driver_insert(dialect.name, rows)
+        statement = insert_statement(dialect, event_log, rows)
+        if statement is None:  # no rows
+            return []
+        sql, params = statement
         deadline = time.monotonic() + self.timeout
         reconnected = False
         while True:
@@ -128,7 +100,7 @@ class Writer:
                         cursor.executemany(sql, params)
                         raw.commit()
                     else:  # in autocommit: the statement is its own transaction
-                        cursor.execute(sql, params[0])
+                        cursor.execute(sql, params)
                 finally:
                     cursor.close()
                 return [None] * len(rows)
