@@ -241,35 +241,24 @@ def straightened(segments: list[Segment]) -> list[Segment]:
 def shortest(segments: list[Segment]) -> list[Segment]:
     """The same outline, each segment written in its shortest form: absolute or relative,
     and a line along an axis as ``h`` or ``v``. Every point stays where it is."""
-    at = {"x": 0.0, "y": 0.0}
-    start = dict(at)
     out: list[Segment] = []
-    for command, numbers in segments:
+    for (command, values), (x, y) in absolute(segments):
         if command in "zZ":
-            at = dict(start)
             out.append((command, []))
             continue
-        absolute = list(numbers)
-        if command.islower():
-            for index, axis in _positions(command):
-                absolute[index] += at[axis]
-        forms = [(command.upper(), absolute)]
-        if command in "lL":
-            forms += [("V", absolute[1:])] if absolute[0] == at["x"] else []
-            forms += [("H", absolute[:1])] if absolute[1] == at["y"] else []
+        forms = [(command, values)]
+        if command == "L":
+            forms += [("V", values[1:])] if values[0] == x else []
+            forms += [("H", values[:1])] if values[1] == y else []
         candidates = []
-        for upper, values in forms:
-            relative = list(values)
+        for upper, given in forms:
+            relative = list(given)
             for index, axis in _positions(upper):
-                relative[index] -= at[axis]
-            candidates += [(upper, values), (upper.lower(), relative)]
+                relative[index] -= x if axis == "x" else y
+            candidates += [(upper, given), (upper.lower(), relative)]
         previous = out[-1][0] if out else ""
         # A repeated command needs no letter of its own (serialise leaves it out).
         out.append(min(candidates, key=lambda form: len(serialise([form])) - (form[0] == previous)))
-        for axis, index in _end(command, absolute).items():
-            at[axis] = absolute[index]
-        if command in "mM":
-            start = dict(at)
     return out
 
 
