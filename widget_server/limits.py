@@ -9,8 +9,9 @@
   A refused beacon does not count as seen, so its retry is charged when it gets in.
 
 Both are fixed-window counters: in Redis, one script run (one round trip) checks and counts
-both, for every beacon a worker has in hand at that moment (``groups``); in memory, one dict per window, dropped whole when the window ends, so the cost of a
-check does not grow with the number of readers. Without Redis each worker process counts
+both, for every beacon a worker has in hand at that moment (``groups``); in memory, one dict
+per window, dropped whole when the window ends, so the cost of a check does not grow with the
+number of readers. Without Redis each worker process counts
 alone: with N workers a reader gets up to N times the limit.
 
 Other limits (QR codes and the public reads per ``client()``, dashboard sign-ins) are one
@@ -179,6 +180,8 @@ class Limiter:
         self.script: Any = None
         self.hit_script: Any = None
         self.checks: Group[list[str], tuple[int, int]] = Group(self._check_many, MAX_CHECKS)
+        self.check_args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
+                           max(SEEN_SECONDS, site_limit.seconds)]  # CHECK_SCRIPT's ARGV
         self.healthy: bool | None = None
         self._retry_at = 0.0
         self._changed_at = 0.0  # when ``healthy`` last changed
@@ -224,10 +227,7 @@ class Limiter:
 
     def _check_many(self, beacons: list[list[str]]) -> list[tuple[int, int]]:
         """The checks of concurrent beacons (their keys), in one script run."""
-        reader_limit, site_limit = self.reader_limit, self.site_limit
-        args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
-                max(SEEN_SECONDS, site_limit.seconds)]
-        answer = self.script(keys=[key for keys in beacons for key in keys], args=args)
+        answer = self.script(keys=[key for keys in beacons for key in keys], args=self.check_args)
         return [(int(answer[n]), int(answer[n + 1])) for n in range(0, len(answer), 2)]
 
     def _run(self, call: Callable[[], Any]) -> bool:
