@@ -3,6 +3,7 @@ after a crash, around ids committed late, and with public titles only by consens
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -68,11 +69,11 @@ def test_two_counters_reading_the_same_watermark_count_once(app: Flask, beacon: 
     real_count_batch = counting.count_batch
     other_counted: list[int] = []
 
-    def other_counter_first(conn: Any, rows: Any, now: Any) -> None:
+    def other_counter_first(conn: Any, rows: Any, now: Any, plain: Any) -> None:
         monkeypatch.setattr(counting, "count_batch", real_count_batch)
         # While this one decides, another counter counts the same rows.
         other_counted.append(aggregator.catch_up(app.extensions["widget_engine"]))
-        real_count_batch(conn, rows, now)
+        real_count_batch(conn, rows, now, plain)
 
     monkeypatch.setattr(counting, "count_batch", other_counter_first)
     with app.app_context(), pytest.raises(aggregator.Raced):
@@ -258,3 +259,58 @@ def test_installations_in_schemas_of_one_database_each_elect_an_aggregator(app: 
         other.dispose()
         with engine.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {other_schema} CASCADE"))
+
+
+def marks_now(app: Flask) -> set[str]:
+    return {row.mark for row in table_rows(app, "daily_marks")}
+
+
+def statuses_by_ip(app: Flask, ids: dict[str, str]) -> dict[str, str]:
+    status = {row.event_id: row.status for row in table_rows(app, "events")}
+    return {ip: status[event_id] for ip, event_id in ids.items()}
+
+
+def test_one_events_marks_sit_together_and_an_earlier_releases_marks_still_count(
+        app: Flask, beacon: BeaconSender, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Marks begin with their visitor, so one event's marks share a page of the index; marks
+    of a release before that (40 hex digits) still make repeats on the day of the upgrade."""
+    old_release = create_engine(app.extensions["widget_engine"].url)
+    try:
+        monkeypatch.setattr(counting, "mark_of", counting.digest)  # the earlier release's marks
+        assert beacon.send(ip="192.0.2.1").status_code == 204
+        assert aggregator.catch_up(old_release) == 1
+    finally:
+        old_release.dispose()
+    legacy = marks_now(app)
+    assert legacy and all(len(m) == 40 and set(m) <= set("0123456789abcdef") for m in legacy)
+    monkeypatch.undo()
+    ids = {"192.0.2.1": uuid.uuid4().hex, "192.0.2.2": uuid.uuid4().hex}
+    for ip, event_id in ids.items():
+        assert beacon.send(ip=ip, id=event_id).status_code == 204
+    assert aggregate(app) == 2
+    assert statuses_by_ip(app, ids) == {"192.0.2.1": "repeat", "192.0.2.2": "counted"}
+    added = marks_now(app) - legacy
+    visitor = next(row.visitor for row in table_rows(app, "events") if row.event_id == ids["192.0.2.2"])
+    assert len(added) >= 5 and all(m.startswith("v" + visitor[:11]) and len(m) == 40 for m in added)
+    assert shares_counted(app) == 2
+
+
+def test_marks_an_earlier_release_writes_after_an_upgrade_are_seen(
+        app: Flask, beacon: BeaconSender, monkeypatch: pytest.MonkeyPatch) -> None:
+    """During a rolling upgrade an aggregator of the earlier release may count between two
+    steps of this one: the day it had found free of such marks is probed again."""
+    assert beacon.send(ip="192.0.2.1").status_code == 204
+    assert aggregate(app) == 1  # this process found today's marks all visitor-keyed
+    old_release = create_engine(app.extensions["widget_engine"].url)
+    try:
+        monkeypatch.setattr(counting, "mark_of", counting.digest)
+        assert beacon.send(ip="192.0.2.3").status_code == 204
+        assert aggregator.catch_up(old_release) == 1
+    finally:
+        old_release.dispose()
+    monkeypatch.undo()
+    again = uuid.uuid4().hex
+    assert beacon.send(ip="192.0.2.3", id=again).status_code == 204
+    assert aggregate(app) == 1
+    assert statuses_by_ip(app, {"192.0.2.3": again}) == {"192.0.2.3": "repeat"}
+    assert shares_counted(app) == 2

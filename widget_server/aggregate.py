@@ -26,7 +26,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import click
 from flask import Flask, current_app
@@ -116,11 +118,20 @@ def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time
     if rows:
         state.watermark = int(rows[-1].id)
     found = sorted(late + rows, key=lambda r: int(r.id))
+    known = _plain.get(conn.engine)
+    plain = known[1] if known is not None and known[0] == read else set()
     if found:
-        counting.count_batch(conn, found, utcnow())
+        counting.count_batch(conn, found, utcnow(), plain)
     if found or late or rows:
         save_state(conn, state, read)
+        _plain[conn.engine] = (state.watermark, plain)
     return len(found)
+
+
+# Per engine, the (site, day) this process found to hold visitor-keyed marks only
+# (``counting.legacy_days``), with the watermark its last step wrote: a step that reads another
+# watermark follows another counter's commit (or its own rolled back) and starts afresh.
+_plain: WeakKeyDictionary[Engine, tuple[int, set[tuple[int, date]]]] = WeakKeyDictionary()
 
 
 def catch_up(engine: Engine, batch: int = BATCH) -> int:

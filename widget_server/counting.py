@@ -51,9 +51,26 @@ def utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def digest(*parts: object) -> str:
+    """40 hex digits naming ``parts`` (a title's hash; the marks of releases before visitor keys)."""
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
 @lru_cache(maxsize=65_536)  # a batch looks each mark up twice: when prefetching, when deciding
 def mark_of(*parts: object) -> str:
-    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+    """The day mark of ``parts``, whose last part is always the visitor: ``v``, the visitor
+    hash's first 11 digits, then 28 of the whole's digest (112 bits, so two marks of one visitor
+    never meet). Keyed by the visitor first, the six or so marks one event adds sit side by side
+    in the marks' index, one page written instead of six scattered ones: on SQLite those pages
+    were most of what the aggregator wrote, 35-40 KB an event, under the write lock that
+    beacons wait for."""
+    return f"{MARK_PREFIX}{str(parts[-1])[:11]}{digest(*parts)[:28]}"
+
+
+# Marks written before visitor keys are 40 hex digits, all below "g"; each day keeps its marks
+# for two days (``visitors.forget_before``), so the days of an upgrade are looked up both ways.
+MARK_PREFIX = "v"
+LEGACY_BELOW = "g"
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,7 @@ class Batch:
     done: set[tuple[int, str]] = field(default_factory=set)
     marks: set[tuple[int, date, str]] = field(default_factory=set)  # marks known to exist
     looked_up: set[tuple[int, date, str]] = field(default_factory=set)  # marks whose existence is known
+    legacy: set[tuple[int, date]] = field(default_factory=set)  # (site, day) holding marks of before visitor keys
     new_marks: list[dict[str, Any]] = field(default_factory=list)
     new_codes: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -95,17 +113,15 @@ class Batch:
 
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
         """True the first time this day that this combination is seen for the site."""
-        key = (site_id, day, mark_of(*parts))
-        if key not in self.looked_up:  # not foreseen by the prefetch (never expected: a safety net)
-            self.looked_up.add(key)
-            query = select(daily_marks.c.mark).where(daily_marks.c.site_id == site_id, daily_marks.c.day == day,
-                                                     daily_marks.c.mark == key[2])
-            if self.conn.execute(query).first() is not None:
-                self.marks.add(key)
-        if key in self.marks:
+        keys = [(site_id, day, mark) for mark in marks_of(parts, (site_id, day) in self.legacy)]
+        unknown = [key for key in keys if key not in self.looked_up]
+        if unknown:  # not foreseen by the prefetch (never expected: a safety net)
+            self.looked_up.update(unknown)
+            self.marks.update(existing_marks(self.conn, set(unknown)))
+        if any(key in self.marks for key in keys):
             return False
-        self.marks.add(key)
-        self.new_marks.append({"site_id": site_id, "day": day, "mark": key[2]})
+        self.marks.add(keys[0])
+        self.new_marks.append({"site_id": site_id, "day": day, "mark": keys[0][2]})
         return True
 
     def bump(self, site_id: int, day: date, page: int, service: str, referrer: str, action: str,
@@ -131,10 +147,12 @@ def add(rows: dict[tuple[Any, ...], dict[str, int]], key: tuple[Any, ...], count
     return row
 
 
-def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime) -> None:
-    """Count ``rows`` (event-log rows, in id order) into the derived tables."""
+def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime,
+                plain: set[tuple[int, date]] | None = None) -> None:
+    """Count ``rows`` (event-log rows, in id order) into the derived tables. ``plain``: the
+    (site, day) known to hold only visitor-keyed marks, which this adds to (see ``legacy_days``)."""
     batch = Batch(conn, now)
-    prefetch(batch, rows)
+    prefetch(batch, rows, set() if plain is None else plain)
     for row in rows:
         if row.site_id not in batch.sites or (row.site_id, row.event_id) in batch.done:
             continue
@@ -154,7 +172,7 @@ def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime) -> No
 SITES = select(sites.c.id).where(sites.c.id.in_(bindparam("ids", expanding=True)))  # built once
 
 
-def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
+def prefetch(batch: Batch, rows: Sequence[Row[Any]], plain: set[tuple[int, date]]) -> None:
     conn = batch.conn
     site_ids = {row.site_id for row in rows}
     batch.sites = set(conn.scalars(SITES, {"ids": list(site_ids)}))
@@ -171,7 +189,7 @@ def prefetch(batch: Batch, rows: Sequence[Row[Any]]) -> None:
     urls = {(row.site_id, row.url) for row in rows if row.site_id in batch.sites}
     batch.hashes = {url: url_hash(url) for url in {url for _, url in urls}}
     load_pages(batch, urls)
-    load_marks(batch, rows)
+    load_marks(batch, rows, plain)
 
 
 def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
@@ -200,18 +218,41 @@ def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
         batch.pages.update({(r.site_id, r.url_hash): int(r.id) for r in found})
 
 
-def load_marks(batch: Batch, rows: Sequence[Row[Any]]) -> None:
-    """Which of the marks this batch may look up exist already: one query (per site and day
-    on SQLite)."""
+def load_marks(batch: Batch, rows: Sequence[Row[Any]], plain: set[tuple[int, date]]) -> None:
+    """Which of the marks this batch may look up exist already: one query."""
     wanted: set[tuple[int, date, str]] = set()
     predicted = predicted_shares(batch, rows)
+    days = {(row.site_id, utc(row.created_at).date()) for row in rows if row.site_id in batch.sites} - plain
+    batch.legacy = legacy_days(batch.conn, days)
+    plain.update(days - batch.legacy)
     for row in rows:
         if row.site_id in batch.sites:
             day = utc(row.created_at).date()
-            wanted.update((row.site_id, day, mark) for mark in candidate_marks(batch, row, predicted))
+            legacy = (row.site_id, day) in batch.legacy
+            wanted.update((row.site_id, day, mark) for parts in candidate_marks(batch, row, predicted)
+                          for mark in marks_of(parts, legacy))
     if wanted:
         batch.marks = existing_marks(batch.conn, wanted)
     batch.looked_up = wanted
+
+
+def marks_of(parts: tuple[object, ...], legacy: bool) -> list[str]:
+    """The mark of ``parts``, and on a day of an upgrade its mark of before visitor keys."""
+    return [mark_of(*parts), digest(*parts)] if legacy else [mark_of(*parts)]
+
+
+def legacy_days(conn: Connection, days: set[tuple[int, date]]) -> set[tuple[int, date]]:
+    """Which of these (site, day) hold marks of before visitor keys: one probe each, at the
+    start of the site's and day's marks in their index. The aggregator remembers the answers
+    that are no (``aggregate.step``) for as long as no other counter counted in between: only
+    a counter of an earlier release, during a rolling upgrade, writes such marks."""
+    found = set()
+    for site_id, day in days:
+        query = select(daily_marks.c.mark).where(daily_marks.c.site_id == site_id, daily_marks.c.day == day,
+                                                 daily_marks.c.mark < LEGACY_BELOW).limit(1)
+        if conn.execute(query).first() is not None:
+            found.add((site_id, day))
+    return found
 
 
 def existing_marks(conn: Connection, wanted: set[tuple[int, date, str]]) -> set[tuple[int, date, str]]:
@@ -237,9 +278,9 @@ def predicted_shares(batch: Batch, rows: Sequence[Row[Any]]) -> dict[tuple[int, 
     return predicted
 
 
-def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str], Share]) -> list[str]:
-    """Every mark counting ``row`` may look up (a superset is fine: only existence matters),
-    so that deciding the batch asks the database nothing more."""
+def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str], Share]) -> list[tuple[object, ...]]:
+    """The parts of every mark counting ``row`` may look up (a superset is fine: only
+    existence matters), so that deciding the batch asks the database nothing more."""
     parts: list[tuple[object, ...]] = []
     if row.type == "clickback":
         share = predicted.get((row.site_id, row.code))
@@ -251,17 +292,17 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
                 ("referrer", row.referrer or ""), ("action", ""), ("age", age_bucket(age)),
                 (f"age:{share.page_id}", age_bucket(age))]
         parts.extend(("visitors", dim, value, row.visitor) for dim, value in dims)
-        return [mark_of(*p) for p in parts]
+        return parts
     page = batch.page(row)
     if row.title:
-        parts.append(("title", page, mark_of(row.title), row.visitor))
+        parts.append(("title", page, digest(row.title), row.visitor))
     if row.type == "share":
         parts.append(("share", page, row.service, row.visitor))
         dims = [("", ""), ("page", str(page)), ("platform", row.service), ("action", row.verb or "")]
         parts.extend(("sharers", dim, value, row.visitor) for dim, value in dims)
     else:
         parts.append(("action", page, row.verb, row.visitor))
-    return [mark_of(*p) for p in parts]
+    return parts
 
 
 # -- decisions ------------------------------------------------------------------------------
@@ -385,10 +426,10 @@ def vote_title(batch: Batch, row: Row[Any], page: int, day: date) -> None:
     """One vote per reader (visitor hash) and day for the title their browser reported."""
     if not row.title or row.bot:
         return
-    digest = mark_of(row.title)
-    if batch.first_time(row.site_id, day, "title", page, digest, row.visitor):
-        _, readers, _ = batch.votes.get((page, digest), (row.title, 0, day))
-        batch.votes[(page, digest)] = (row.title, readers + 1, day)
+    title_hash = digest(row.title)
+    if batch.first_time(row.site_id, day, "title", page, title_hash, row.visitor):
+        _, readers, _ = batch.votes.get((page, title_hash), (row.title, 0, day))
+        batch.votes[(page, title_hash)] = (row.title, readers + 1, day)
 
 
 # -- writing --------------------------------------------------------------------------------
