@@ -61,9 +61,9 @@ def mark_of(*parts: object) -> str:
     """The day mark of ``parts``, whose last part is always the visitor: ``v``, the visitor
     hash's first 11 digits, then 28 of the whole's digest (112 bits, so two marks of one visitor
     never meet). Keyed by the visitor first, the six or so marks one event adds sit side by side
-    in the marks' index, one page written instead of six scattered ones: on SQLite those pages
-    were most of what the aggregator wrote, 35-40 KB an event, under the write lock that
-    beacons wait for."""
+    in the marks' index: a batch dirties about one of its pages per event rather than six
+    scattered ones, which on a day's large index are pages written under SQLite's write lock,
+    or full page images in PostgreSQL's WAL after a checkpoint."""
     return f"{MARK_PREFIX}{str(parts[-1])[:11]}{digest(*parts)[:28]}"
 
 
