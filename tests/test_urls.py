@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from widget_server.sites import clean_domain, host_allowed
+from widget_server.sites import clean_domain, host_allowed, parent_domains
 from widget_server.urls import BadURL, clean_url
 
 
@@ -34,6 +34,7 @@ def test_bad_urls(raw: object) -> None:
 ])
 def test_host_allowed(host: str, allowed: bool) -> None:
     assert host_allowed(host, ["example.com"]) is allowed
+    assert ("example.com" in parent_domains(host)) is allowed  # the same rule, for the site cache's index
 
 
 @pytest.mark.parametrize(("raw", "clean"), [

@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, String, event, func, select, type_coerce
 
 from . import signing, vault
-from .sites import check_key
+from .sites import check_key, parent_domains
 from .models import Site, sites
 from .problems import Problem
 
@@ -91,8 +91,8 @@ class SiteCache:
             self._checked = time.monotonic()
 
     def sites_on(self, host: str) -> list[int]:
-        """The sites whose domains ``host`` is on (one of them, or a subdomain of one, as
-        ``sites.host_allowed`` says). The domains of every site are read once per change of
+        """The sites whose domains ``host`` is on (one of them, or a subdomain of one:
+        ``sites.parent_domains``). The domains of every site are read once per change of
         the sites, not once per call: a beacon with a bad key asks this, and anyone can send
         those, before any limit applies."""
         self._check()
@@ -105,8 +105,7 @@ class SiteCache:
                 for domain in row.domains or []:
                     index.setdefault(domain, []).append(int(row.id))
             self._domains = index
-        labels = host.lower().rstrip(".").split(".")
-        return sorted({site_id for n in range(len(labels)) for site_id in index.get(".".join(labels[n:]), [])})
+        return sorted({site_id for domain in parent_domains(host) for site_id in index.get(domain, [])})
 
     def _load(self, site_id: int) -> CachedSite | None:
         sealed = type_coerce(sites.c.secret, String).label("secret")  # not opened here (``CachedSite.secret``)

@@ -55,6 +55,13 @@ def host_allowed(host: str, domains: list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
+def parent_domains(host: str) -> list[str]:
+    """``host`` and every domain it is a subdomain of: the domains ``host_allowed`` accepts it
+    for, to look up in an index of many sites' domains."""
+    labels = host.lower().rstrip(".").split(".")
+    return [".".join(labels[n:]) for n in range(len(labels))]
+
+
 def checked_name_and_domains(name: str, domains: list[str]) -> tuple[str, list[str]]:
     """A site's name, stripped, and its domains, cleaned and each once.
 

@@ -86,8 +86,7 @@ class Writer:
         of the writer's time), its errors wrapped as SQLAlchemy's would be."""
         dialect = self.engine.dialect
         statement = insert_statement(dialect, event_log, rows)
-        if statement is None:  # no rows
-            return []
+        assert statement is not None  # a group has a row at least
         sql, params = statement
         deadline = time.monotonic() + self.timeout
         reconnected = False
