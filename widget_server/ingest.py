@@ -71,7 +71,7 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         raise Problem(400, "invalid-json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise Problem(400, "invalid-beacon", "The beacon must be a JSON object.")
-    if not encodable(data):
+    if b"\\u" in body and not encodable(data):  # only an escape makes a lone surrogate
         raise Problem(400, "invalid-utf8", "The beacon has a lone surrogate (\\ud800-\\udfff), which is not text.")
     return data
 
