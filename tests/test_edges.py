@@ -3,6 +3,7 @@ any view, ``nosniff`` on everything, a CSP on everything (a strict one on the se
 HTML, one that allows nothing elsewhere)."""
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote_to_bytes
 
 import pytest
@@ -67,6 +68,17 @@ def test_the_demo_page_has_the_strict_html_policy(demo_client: FlaskClient) -> N
     assert policy == edges.HTML_POLICY
     assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
     assert "<style" not in response.get_data(as_text=True)  # the page's own styles come from /static
+
+
+@pytest.mark.parametrize("path", ["/demo", "/dashboard/signin"])
+def test_the_servers_own_pages_name_their_icon(demo_client: FlaskClient, path: str) -> None:
+    """Else a browser asks for /favicon.ico, a 404 in the console and in the log of every visit."""
+    page = demo_client.get(path).get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    assert icon is not None, page[:500]
+    answer = demo_client.get(icon.group(1))
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
+    assert answer.get_data(as_text=True).startswith("<svg")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import configparser
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -189,6 +190,8 @@ def test_demo_command_serves_its_page_from_the_wheel(one_venv_bin: Path, tmp_pat
         page = fetch(f"{server.url}/demo")
         assert page.status == 200 and b"/static/sharebar.js" in page.body
         assert fetch(f"{server.url}/static/sharebar.js").status == 200
+        icon = re.search(rb'<link rel="icon" href="([^"]+)"', page.body)
+        assert icon is not None and fetch(f"{server.url}{icon.group(1).decode()}").status == 200  # packaged too
 
 
 @pytest.mark.parametrize(("setting", "url", "extra"), [
