@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import warnings
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from conftest import register
 from widget_server import accounts, db, sites
+from widget_server.dashboard import forms
 from widget_server.models import ApiToken, Site
 
 PASSWORD = "correct horse battery"
@@ -633,3 +635,18 @@ def test_a_huge_token_form_creates_no_token(app: Flask, owner: Person) -> None:
     assert response.status_code == 413 and "The form was too large" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session().query(ApiToken).count() == 0
+
+
+def test_the_forms_render_localised_choices_without_deprecated_wtforms_calls(app: Flask) -> None:
+    """Choices are declared as WTForms 3.3 wants them (plain tuples are deprecated, and go in
+    3.4), and keep their values while their labels follow the owner's language."""
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rendered = {name: "".join(str(field) for field in form(meta={"csrf": False}))
+                    for name, form in (("settings", forms.SiteSettings), ("member", forms.AddMember),
+                                       ("token", forms.NewToken), ("lang", forms.ChooseLang))}
+    assert [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)] == []
+    assert '<option value="auto">自动</option>' in rendered["settings"]
+    assert '<option value="dark">深色</option>' in rendered["settings"]
+    assert 'value="stats:read"' in rendered["token"] and 'value="zh-CN"' in rendered["lang"]

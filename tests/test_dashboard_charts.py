@@ -124,7 +124,7 @@ def test_every_text_of_the_dashboard_has_a_chinese_translation() -> None:
     for form in (forms.SiteSettings, forms.AddMember, forms.NewToken):
         for field in vars(form).values():
             if getattr(field, "field_class", None) is SelectField:  # (scopes are named as the API names them)
-                texts |= {label for _value, label in field.kwargs["choices"] if label not in LANGUAGE_NAMES}
+                texts |= {choice.label for choice in field.kwargs["choices"] if choice.label not in LANGUAGE_NAMES}
     missing = sorted(text for text in texts if text not in i18n.ZH and not text.isdigit())
     assert missing == []
 

@@ -8,8 +8,10 @@ index (or its mirror) for the dependencies.
 """
 from __future__ import annotations
 
+import ast
 import configparser
 import glob
+import importlib.metadata
 import json
 import os
 import re
@@ -140,6 +142,36 @@ def test_sdist_has_what_the_wheel_is_built_from(installs: Installs) -> None:
               "widget_server/migrations/script.py.mako", *(f"static/{name}" for name in STATIC),
               *(f"widget_server/templates/{name}" for name in TEMPLATES)}
     assert needed <= names, sorted(needed - names)
+
+
+def test_every_package_the_code_imports_is_declared() -> None:
+    """A package the code imports but setup.cfg does not name comes only as another's
+    dependency, in whatever version that one allows: WTForms under Flask-WTF went on to
+    deprecate the dashboard's form choices. Each is named, with its range, or in an extra."""
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    named = [*requirements(), *(line for extra in config["options.extras_require"].values()
+                                for line in extra.splitlines() if line.strip())]
+    declared = {distribution_name(re.split(r"[<>=!~\[; ]", line.strip())[0]) for line in named}
+    providers = importlib.metadata.packages_distributions()
+    imported: dict[str, str] = {}
+    for path in sorted((ROOT / "widget_server").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            for module in modules:
+                top = module.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in ("__future__", "widget_server"):
+                    imported.setdefault(top, str(path.relative_to(ROOT)))
+    assert {"flask", "sqlalchemy", "wtforms"} <= set(imported)  # the walk found the imports
+    undeclared = {top: (where, providers.get(top)) for top, where in imported.items()
+                  if not {distribution_name(name) for name in providers.get(top, [])} & declared}
+    assert not undeclared, undeclared
+
+
+def distribution_name(name: str) -> str:
+    """A distribution's name as pip compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_wheel_carries_static_templates_and_migrations(installs: Installs) -> None:

@@ -3,6 +3,7 @@ the values are checked by the same functions the CLI uses (``sites``, ``accounts
 ``tokens``), whose complaints are shown next to the field they concern."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -15,10 +16,17 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import tokens
 from .i18n import gettext
+
+
+def options(*pairs: tuple[str, str]) -> list[SelectChoice]:
+    """A select field's choices from (value, label) pairs, as WTForms declares them since 3.3
+    (plain tuples are deprecated there, and go in 3.4)."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class Localised(FlaskForm):
@@ -29,7 +37,7 @@ class Localised(FlaskForm):
         super().__init__(*args, **kwargs)
         for field in self:
             if isinstance(field, SelectField) and field.choices is not None:
-                field.choices = [(value, gettext(label)) for value, label in field.choices]
+                field.choices = [replace(choice, label=gettext(choice.label)) for choice in field.choices]
 
 
 class Confirm(FlaskForm):
@@ -47,7 +55,7 @@ class SignUp(FlaskForm):
 
 
 class ChooseLang(FlaskForm):
-    lang = SelectField("Language", choices=[("en", "English"), ("zh-CN", "简体中文")])
+    lang = SelectField("Language", choices=options(("en", "English"), ("zh-CN", "简体中文")))
 
 
 class SiteSettings(Localised):
@@ -55,11 +63,11 @@ class SiteSettings(Localised):
 
     name = StringField("Name")
     domains = TextAreaField("Domains")
-    theme = SelectField("Theme", choices=[("auto", "Automatic"), ("light", "Light"), ("dark", "Dark")])
-    size = SelectField("Size", choices=[("small", "Small"), ("medium", "Medium"), ("large", "Large")])
-    layout = SelectField("Layout", choices=[("inline", "Inline"), ("float", "Floating")])
-    lang = SelectField("Language of the bar", choices=[("", "The page's language"), ("zh-CN", "简体中文"),
-                                                      ("zh-TW", "繁體中文"), ("en", "English")])
+    theme = SelectField("Theme", choices=options(("auto", "Automatic"), ("light", "Light"), ("dark", "Dark")))
+    size = SelectField("Size", choices=options(("small", "Small"), ("medium", "Medium"), ("large", "Large")))
+    layout = SelectField("Layout", choices=options(("inline", "Inline"), ("float", "Floating")))
+    lang = SelectField("Language of the bar", choices=options(("", "The page's language"), ("zh-CN", "简体中文"),
+                                                             ("zh-TW", "繁體中文"), ("en", "English")))
     via = StringField("Via account")
     hashtags = StringField("Hashtags")
     verbs = StringField("Own verbs")
@@ -79,11 +87,13 @@ class NewSite(FlaskForm):
 
 class AddMember(Localised):
     email = EmailField("Email")
-    role = SelectField("Role", choices=[("viewer", "Viewer"), ("owner", "Owner")])
+    role = SelectField("Role", choices=options(("viewer", "Viewer"), ("owner", "Owner")))
 
 
 class NewToken(Localised):
     name = StringField("Name")
-    scopes = SelectMultipleField("Scopes", choices=[(s, s) for s in tokens.SCOPES], default=["stats:read"],
-                                 option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
-    expires = SelectField("Expires", choices=[("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year")], default="90d")
+    scopes = SelectMultipleField("Scopes", choices=options(*((s, s) for s in tokens.SCOPES)),
+                                 default=["stats:read"], option_widget=CheckboxInput(),
+                                 widget=ListWidget(prefix_label=False))
+    expires = SelectField("Expires", choices=options(("30d", "30 days"), ("90d", "90 days"), ("1y", "1 year")),
+                          default="90d")
