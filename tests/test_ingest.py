@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from conftest import BeaconSender, register, table_rows
+from widget_server import ingest
 
 
 def counts(beacon: BeaconSender, url: str = "https://example.com/post/1") -> dict:
@@ -155,11 +156,21 @@ NESTED = b'{"type": "share", "extra": ' + b"[" * 2000 + b"]" * 2000 + b"}"
 MALFORMED = [
     # Python's JSON parser recurses; 2,000 levels would be a RecursionError.
     (NESTED, "invalid-json"),
+    # 40 levels parse on every Python version, and are no beacon all the same.
+    (b'{"type": "share", "extra": ' + b"[" * 40 + b"]" * 40 + b"}", "invalid-json"),
+    (b'{"type": "share", "title": "\\ud800", "extra": ' + b"[" * 2000 + b"]" * 2000 + b"}", "invalid-json"),
     (b'{"type": "share", "title": "\\ud800"}', "invalid-utf8"),
     (b'{"type": "share", "url": "https://example.com/\\udfff"}', "invalid-utf8"),
     (b'{"type": "share", "\\ud83d": 1}', "invalid-utf8"),
     (b'{"type": "share", "url": "https://example.com/\xed\xa0\x80"}', "invalid-utf8"),
 ]
+
+
+def test_brackets_in_a_title_are_text_not_nesting() -> None:
+    title = "[" * 100 + "{" * 100
+    body = json.dumps({"type": "share", "title": title, "extra": [[{"a": [1]}]]}).encode()
+    assert ingest.decode_body(body, "text/plain")["title"] == title
+    assert ingest.nesting({"a": [[{"b": []}]]}) == 5 and ingest.nesting("[[[") == 0
 
 
 @pytest.mark.parametrize(("body", "code"), MALFORMED)

@@ -31,6 +31,11 @@ ADDRESS_CODE = re.compile(r"^a-([0-9a-z]{1,10})-[A-Za-z0-9]{4,12}$")
 ADDRESS = "address"  # the pseudo-service of links copied from the address bar
 EVENT_TYPES = ("share", "clickback", "action")
 MAX_TITLE = 300
+# A beacon is one flat object. Python 3.11 and 3.12 give up parsing about 1,000 levels deep
+# (RecursionError), 3.13 parses far deeper: the same refusal on every version, and no encoder
+# recursing through it afterwards.
+MAX_DEPTH = 32
+TOO_DEEP = "The body nests too deep to be a beacon."
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \r, which split() folds
 
 
@@ -65,15 +70,29 @@ def decode_body(body: bytes, content_type: str | None) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise Problem(400, "invalid-utf8", "The body is not valid UTF-8.") from None
-    except RecursionError:
-        raise Problem(400, "invalid-json", "The body nests too deep to be a beacon.") from None
+    except RecursionError:  # Python 3.11 and 3.12 recurse while parsing
+        raise Problem(400, "invalid-json", TOO_DEEP) from None
     except ValueError:
         raise Problem(400, "invalid-json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise Problem(400, "invalid-beacon", "The beacon must be a JSON object.")
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nesting(data) > MAX_DEPTH:  # 3.13 parses it
+        raise Problem(400, "invalid-json", TOO_DEEP)
     if b"\\u" in body and not encodable(data):  # only an escape makes a lone surrogate
         raise Problem(400, "invalid-utf8", "The beacon has a lone surrogate (\\ud800-\\udfff), which is not text.")
     return data
+
+
+def nesting(data: object) -> int:
+    """How deep lists and objects nest in ``data`` (a string or number is 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def encodable(data: dict[str, Any]) -> bool:
