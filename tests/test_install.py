@@ -24,6 +24,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from live_server import ROOT, base_env, fetch, free_port, gunicorn, run, serving
 
@@ -61,11 +63,13 @@ def build(source: Path, out: Path) -> tuple[Path, Path]:
     return next(out.glob("*.tar.gz")), next(out.glob("*.whl"))
 
 
-def requirements() -> list[str]:
-    """setup.cfg's install_requires (installed ahead, while the wheel builds)."""
+def requirements(*extras: str) -> list[str]:
+    """setup.cfg's install_requires (installed ahead, while the wheel builds), then the lines
+    of ``extras``."""
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    return [line.strip() for line in config["options"]["install_requires"].splitlines() if line.strip()]
+    sections = [config["options"]["install_requires"], *(config["options.extras_require"][extra] for extra in extras)]
+    return [line.strip() for section in sections for line in section.splitlines() if line.strip()]
 
 
 def make_venv(python: str, venv: Path) -> Path:
@@ -148,11 +152,7 @@ def test_every_package_the_code_imports_is_declared() -> None:
     """A package the code imports but setup.cfg does not name comes only as another's
     dependency, in whatever version that one allows: WTForms under Flask-WTF went on to
     deprecate the dashboard's form choices. Each is named, with its range, or in an extra."""
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    named = [*requirements(), *(line for extra in config["options.extras_require"].values()
-                                for line in extra.splitlines() if line.strip())]
-    declared = {distribution_name(re.split(r"[<>=!~\[; ]", line.strip())[0]) for line in named}
+    declared = {canonicalize_name(Requirement(line).name) for line in requirements("postgres", "redis", "test")}
     providers = importlib.metadata.packages_distributions()
     imported: dict[str, str] = {}
     for path in sorted((ROOT / "widget_server").rglob("*.py")):
@@ -165,7 +165,7 @@ def test_every_package_the_code_imports_is_declared() -> None:
                     imported.setdefault(top, str(path.relative_to(ROOT)))
     assert {"flask", "sqlalchemy", "wtforms"} <= set(imported)  # the walk found the imports
     undeclared = {top: (where, providers.get(top)) for top, where in imported.items()
-                  if not {distribution_name(name) for name in providers.get(top, [])} & declared}
+                  if not {canonicalize_name(name) for name in providers.get(top, [])} & declared}
     assert not undeclared, undeclared
 
 
@@ -175,18 +175,14 @@ def test_the_lower_end_of_every_range_installs_together() -> None:
     binary extra names a build that was never published: such a range promised an install
     that could not happen. That the suite passes at these versions is checked by hand (README,
     "Production: the wheel")."""
-    config = configparser.ConfigParser()
-    config.read(ROOT / "setup.cfg")
-    named = [*requirements(), *(line.strip() for extra in ("postgres", "redis")
-                                for line in config["options.extras_require"][extra].splitlines() if line.strip())]
-    lowest = sorted({re.sub(r">=\s*([^,;]+).*", r"==\1", line) for line in named})
-    assert all("==" in pin and "<" not in pin for pin in lowest), lowest
+    lowest = []
+    for line in requirements("postgres", "redis"):
+        requirement = Requirement(line)
+        floors = [spec.version for spec in requirement.specifier if spec.operator == ">="]
+        assert len(floors) == 1, line  # each range has its one lower end
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        lowest.append(f"{requirement.name}{extras}=={floors[0]}")
     pip("install", "--dry-run", "--ignore-installed", "--quiet", *lowest)
-
-
-def distribution_name(name: str) -> str:
-    """A distribution's name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def test_wheel_carries_static_templates_and_migrations(installs: Installs) -> None:
