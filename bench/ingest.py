@@ -230,10 +230,14 @@ def server_env(url: str, folder: Path, redis_url: str | None) -> dict[str, str]:
 
 
 def warm(port: int, args: argparse.Namespace, **env: str) -> None:
-    """Until every worker has booted and answered: two warm-up runs within 15% of each other."""
+    """Until every worker has booted and answered: two warm-up runs within 15% of each other.
+    Each run's beacons have ids of their own (``prefix`` and the run's number): the same ids
+    again would be replays, each taking a sequence number on PostgreSQL that the aggregator
+    then watches as a gap."""
     last = 0.0
-    for _ in range(6):
-        rate = wrk(port, 2, args, **env)["per_s"]
+    for n in range(6):
+        run = {**env, "prefix": f"{env['prefix']}{n}"} if "prefix" in env else env
+        rate = wrk(port, 2, args, **run)["per_s"]
         if last and abs(rate - last) <= 0.15 * max(rate, last):
             return
         last = rate

@@ -33,7 +33,8 @@ from weakref import WeakKeyDictionary
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import Connection, Engine, bindparam, func, select, update
+from sqlalchemy import BigInteger, Connection, Engine, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from . import counting, db, locks, upkeep
@@ -65,7 +66,10 @@ STATE_ROW = select(aggregator_state.c.watermark, aggregator_state.c.gaps).where(
 STATE_ROW_LOCKED = STATE_ROW.with_for_update()
 COUNTED_COLUMNS = [column for column in event_log.c if column.name != "month"]  # what counting reads
 UNCOUNTED = select(*COUNTED_COLUMNS).where(event_log.c.id > bindparam("watermark")).order_by(event_log.c.id)
-LATE = select(*COUNTED_COLUMNS).where(event_log.c.id.in_(bindparam("gaps", expanding=True)))
+# Gaps exist on PostgreSQL only: the ids as one array, so the text is the same whatever their
+# number and the server prepares it once (an IN list of a few thousand burnt ids, rendered and
+# parsed again every step, was a quarter of the aggregator's time).
+LATE = select(*COUNTED_COLUMNS).where(event_log.c.id == any_(bindparam("gaps", type_=ARRAY(BigInteger))))
 MOVE = update(aggregator_state).where(aggregator_state.c.name == STATE, aggregator_state.c.watermark == bindparam(
     "read")).values(watermark=bindparam("moved"), gaps=bindparam("new_gaps"), updated_at=bindparam("now"))
 
