@@ -9,7 +9,7 @@ Ids are handed out before their transactions commit, so on PostgreSQL a row with
 id can become visible after a higher one (two web workers committing at once). An id
 missing below the highest one read is kept in ``gaps`` with the time it was first missed,
 re-read on every step, and given up after ``GAP_SECONDS``, far longer than a beacon's
-transaction may last (the writer gives up after two seconds). Most gaps never fill: the
+transaction may last (the writer gives up after two seconds). Some gaps never fill: the
 insert of a beacon stored already (a retry, a replay) skips its row but has taken an id, and
 so has a rolled-back batch; watching each costs one array element a step. On SQLite, one
 writer at a time commits ids in order, so there are no such gaps.
