@@ -6,9 +6,11 @@ import threading
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from conftest import BeaconSender, register, table_rows
-from widget_server import ingest
+from widget_server import db, ingest
+from widget_server.models import event_log
 
 
 def counts(beacon: BeaconSender, url: str = "https://example.com/post/1") -> dict:
@@ -38,6 +40,19 @@ def test_same_event_id_twice_counts_once(app: Flask, beacon: BeaconSender) -> No
     assert beacon.post(body).status_code == 204
     assert len(table_rows(app, "events")) == 1
     assert counts(beacon)["total"] == 1
+
+
+def test_a_beacon_sent_again_takes_no_id_from_the_log(app: Flask, beacon: BeaconSender) -> None:
+    """The process remembers what it stored: a retry or a replay reaches no database, so it
+    leaves no gap in the log's ids (on PostgreSQL, each one the aggregator would watch)."""
+    body = json.dumps(beacon.body(id="resent-0123456789"))
+    for _ in range(5):
+        assert beacon.post(body).status_code == 204
+    assert beacon.send(id="after-resends-0123456789", ip="192.0.2.77").status_code == 204
+    with app.app_context(), db.engine().connect() as conn:
+        ids = sorted(conn.scalars(select(event_log.c.id)))
+    assert len(ids) == 2 and ids[1] == ids[0] + 1
+    assert counts(beacon)["total"] == 2
 
 
 def test_same_event_id_concurrently_counts_once(app: Flask, beacon: BeaconSender) -> None:

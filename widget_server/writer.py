@@ -11,13 +11,17 @@ writer's SQLite connection does not wait in SQLite but retries a locked database
 cooperative pause, until the beacon's timeout.
 
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
-retried beacon is stored once. No ORM session and no pre-ping: the connection is held and
+retried beacon is stored once. It would still take an id from the table's sequence, which on
+PostgreSQL the aggregator then watches as a gap for half a minute (``aggregate.py``): the ids
+this process committed lately are remembered, and the same beacon again (the widget's retry
+of an answer it lost, or a replay) is answered at once, with nothing sent to the database. No ORM session and no pre-ping: the connection is held and
 replaced when it fails (one retry on a fresh connection, for a database that restarted).
 """
 from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -28,6 +32,7 @@ from .groups import Group, Late, greened
 from .models import event_log
 
 MAX_BATCH = 500
+REMEMBERED = 20_000  # event keys a process remembers as committed (a few MB at most)
 WRITER_CHECKPOINT_PAGES = 10_000
 LOCKED_PAUSE = 0.002  # seconds between two tries of a SQLite database another process is writing
 
@@ -64,12 +69,16 @@ class Writer:
         self._group: Group[dict[str, Any], None] = Group(self._insert, MAX_BATCH)
         self._conn: Connection | None = None
         self._pid = os.getpid()
+        self._stored: OrderedDict[tuple[Any, ...], None] = OrderedDict()  # keys committed lately, oldest first
 
     def store(self, row: dict[str, Any]) -> None:
         """Return once ``row`` is committed (or was stored before).
 
         :raise Unavailable: not committed within the timeout, or the database failed.
         """
+        key = (row["site_id"], row["event_id"], row["month"])
+        if key in self._stored:
+            return
         try:
             self._group.call(row, self.timeout)
         except Late as exc:
@@ -78,6 +87,9 @@ class Writer:
             if not unavailable(exc):
                 raise
             raise Unavailable(str(exc)) from exc
+        self._stored[key] = None
+        if len(self._stored) > REMEMBERED:
+            self._stored.popitem(last=False)  # one call, so threads of a gthread worker cannot interleave
 
     def _insert(self, rows: list[dict[str, Any]]) -> list[None]:
         """One statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per
