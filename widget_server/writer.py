@@ -11,11 +11,14 @@ writer's SQLite connection does not wait in SQLite but retries a locked database
 cooperative pause, until the beacon's timeout.
 
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
-retried beacon is stored once. It would still take an id from the table's sequence, which on
-PostgreSQL the aggregator then watches as a gap for half a minute (``aggregate.py``): the ids
-this process committed lately are remembered, and the same beacon again (the widget's retry
-of an answer it lost, or a replay) is answered at once, with nothing sent to the database. No ORM session and no pre-ping: the connection is held and
-replaced when it fails (one retry on a fresh connection, for a database that restarted).
+retried beacon is stored once. Skipped, the row would still take an id from the table's
+sequence, which on PostgreSQL the aggregator then watches as a gap for half a minute
+(``aggregate.py``): so the keys of the events this process committed lately are remembered,
+and the same beacon again (the widget's retry of an answer it lost, or a replay) is answered
+at once, with nothing sent to the database.
+
+No ORM session and no pre-ping: the connection is held and replaced when it fails (one retry
+on a fresh connection, for a database that restarted).
 """
 from __future__ import annotations
 
