@@ -162,7 +162,7 @@ def fetch_shareon(folder: Path) -> tuple[Path | None, str]:
 
 
 def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float]:
-    context = browser.new_context()
+    context = browser.new_context(locale="zh-CN")  # a reader of the pages, which are in Chinese
     tab = context.new_page()
     with tab.expect_console_message(lambda message: message.text == PROBED):
         tab.goto(url)

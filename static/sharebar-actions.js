@@ -125,7 +125,7 @@
       listed.add(host);
       const d = host.dataset, limit = /^\d+$/.test(d.limit) ? '&limit=' + d.limit : '';
       const url = d.url == null ? '' : '&url=' + enc(opts(d).url);
-      ready.then(s => s.activity ? Promise.all([s, get(`activity?site=${enc(SITE)}${url}${limit}`)]) : []).then(([s, answer]) => {
+      ready.then(s => s.activity ? Promise.all([s, get('activity', url + limit)]) : []).then(([s, answer]) => {
         const items = answer && Array.isArray(answer.items) ? answer.items : [];
         if (!items.length) return;
         const L = lang(d, s);

@@ -27,17 +27,17 @@
   const sharebar = window.Sharebar;
   if (!sharebar || !sharebar._counts) return;
 
-  sharebar._counts(({ h, t, opts, get, bars, countsOf, SITE }) => {
-    // The counts of a drawn bar (host), added to it: counts need no redraw.
+  sharebar._counts(({ h, t, opts, get, bars, countsOf }) => {
+    // The counts of a drawn bar (host), added to it: counts need no redraw. (Without a site
+    // key, the server refuses to say: nothing is added.)
     function show(host) {
       const d = bars.get(host), L = d.st.L, url = opts(host.dataset).url;
-      if (!SITE) return;
-      countsOf[url] = countsOf[url] || get(`counts?site=${encodeURIComponent(SITE)}&url=${encodeURIComponent(url)}`);
+      countsOf[url] = countsOf[url] || get('counts', '&url=' + encodeURIComponent(url));
       countsOf[url].then(c => {
         if (!c || bars.get(host) !== d) return;  // failed, or the bar was redrawn since
         d.bar.prepend(h('div', { class: 'sb-total' }, h('b', {}, fmt(c.total, L)), h('span', {}, t('shares', L))));
         for (const b of d.bar.querySelectorAll('[data-service]')) {
-          let n = (c.services || {})[b.dataset.service];
+          let n = c.services[b.dataset.service];
           // Said after the name too (a control is named by its aria-label, not by its text):
           // "Share on Weibo (opens in a new window) 12".
           if (n) b.append(h('span', { class: 'sb-n' }, n = fmt(n, L))), b.ariaLabel += ' ' + n;

@@ -1,11 +1,12 @@
 //# allFunctionsCalledOnLoad
 /* Sharebar widget: turns every [data-sharebar] element into a share bar.
  *
- * Plain ES2020 and no build step: the server injects a small config (default bar, tracking
- * parameters) in place of the marker below, then minifies. It works under a strict CSP
- * because it never writes style attributes or inline <style>: the look comes from
- * sharebar.css, brand colours through CSSOM. Only what the bar draws travels: this file
- * only draws bars from /v1/config, which carries the site's services (templates, one
+ * Plain ES2020 and no build step: the server injects a small config (tracking parameters),
+ * sharebar.css and, per site, the site's /v1/config in place of the markers below, and
+ * minifies. It works under a strict CSP because it never writes style attributes or inline
+ * <style>: its stylesheets are adopted (constructed), brand colours set through CSSOM. Only
+ * what the bar draws travels: this file only draws bars from /v1/config, which carries the
+ * site's services (templates, one
  * language's names, brand marks); a bar that names other services, or another language,
  * loads the whole registry (sharebar-services.js) once, a bar with counts sharebar-counts.js.
  * Everything else is in sharebar-share.js, loaded when a reader reaches for a bar, when the
@@ -66,37 +67,46 @@
     return;
   }
 
-  /* The browser. The site's config and the stylesheet are asked for first, together: the bar
-     is drawn when both are in, and nothing else the script does is worth waiting for. The
-     config first: its round trip is the longer, and adding the <link> takes the main thread
-     a while (a millisecond or more on a busy machine) before the next statement. */
+  /* The browser. The stylesheet comes with the script, and so does the site's config when the
+     server could tell the page's site: the bar is then drawn at the script's first run, with no
+     request of its own. Otherwise the config is asked for first thing: the bar waits for it,
+     and nothing else the script does is worth waiting for. */
 
   const me = document.currentScript || document.querySelector('script[data-site][src*="sharebar.js"]');
   // Paths are taken relative to the script, so a server behind a path prefix works as well.
   const BASE = new URL('../', me.src).href;
-  const sheets = {};  // stylesheet name -> its <link> (done: loaded, or failed: unstyled, a bar still works)
+  const sheets = {};  // stylesheet name -> its CSSStyleSheet or <link>, done once in (sheet)
+  const CSS = /*@css@*/null;  // sharebar.css, built in by the server (assets.py): no request
 
   // A second copy of the snippet on the page: the first one already does everything.
   if (window.Sharebar && window.Sharebar.render) return;
 
-  // From the server (assets.widget_config), so both ends agree:
+  // From the server (assets.widget_config), so both ends agree (as written, unbuilt, only the
+  // share code's parameter):
   //   tracking: RegExp source of the query parameters that do not name a page (urls.TRACKING)
   //   param:    the query parameter carrying a share code (urls.SHARE_PARAM)
-  const BUILT = /*@config@*/null;  // null only when served as written, unbuilt
-  const CONFIG = BUILT || { tracking: '^_sb$', param: '_sb' };
+  const CONFIG =
+    /*@config@*/{ tracking: '^_sb$', param: '_sb' };
   const TRACKING = new RegExp(CONFIG.tracking);
   const LANGS = ['zh-CN', 'zh-TW', 'en'];
   const SITE = me.dataset.site || '';
   const enc = encodeURIComponent;
   const configUrl = pageUrl();
+  const pageLang = lang(document.documentElement.lang);
+  // This site's /v1/config, built in by the server when the address of the page that asked
+  // for the script (its Referer) is on one site's domains: the bar draws with no round trip.
+  // Taken when it is the site of this snippet's key (k: the key's last characters, of its
+  // signature) and in the language the bar needs (the site's own, else the page's), else
+  // asked for as usual.
+  const OWN = /*@site@*/null;
   let named;  // a promise: whether a refusal of the config was named in the console
-  const configJson = SITE ?
+  const configJson = OWN && SITE.endsWith(OWN.k) && (OWN.site.lang || OWN.lang === pageLang) ?
+    OWN : SITE ?
     // With this page's counts when a bar wants them (else only when the site shows counts).
-    get(`config?site=${enc(SITE)}&url=${enc(configUrl)}&lang=${LANGS[lang(document.documentElement.lang)]}` +
+    get('config', `&url=${enc(configUrl)}&lang=${LANGS[pageLang]}` +
       (document.querySelector('[data-sharebar][data-counts=true]') ? '&counts=1' : ''),
       p => { named = refused(p); }) :
-    Promise.resolve(null);
-  sheet('sharebar');
+    null;
   const KINDS = /^(popup|link|qr|copy|print|native|fediverse)$/;
   const GRID = 48;  // the icons' viewBox is GRID units square: the server's (marks.GRID)
   // The bar's words (assets.STRINGS): key -> [zh-CN, zh-TW, en], % a name. The config brings
@@ -119,6 +129,7 @@
   let configDone;          // resolves the promise below with the site's settings (or null)
   const config = new Promise(ok => configDone = ok);
   let clicker = null;      // the share module's functions, once loaded
+  sheet('sharebar');
 
   // What a bar could not draw (what: a key of the share module's WARNINGS, x: what it names),
   // said in the console by the share module: its words are bytes only bad input needs.
@@ -132,21 +143,31 @@
     return clicks().then(m => m.refused(p), () => false);
   }
 
-  // The stylesheet static/<name>.css, added once; true once it has loaded (or failed). Bars
-  // are hidden until their stylesheets are in: float bars need sharebar-float.css as well,
-  // which inline bars (most pages) never fetch.
+  // The stylesheet static/<name>.css, added once; true once it is in (or failed: unstyled, a
+  // bar still works). Bars are hidden until their stylesheets are in: float bars need
+  // sharebar-float.css as well, which inline bars (most pages) never fetch. Adopted
+  // (constructed, which a strict CSP allows as it does the script that makes it), after
+  // sharebar.css, which comes with the script: later, they win where they say otherwise. A
+  // browser that cannot adopt gets <link>s.
   function sheet(name) {
     if (!(name in sheets)) {
-      const link = sheets[name] = h('link', { rel: 'stylesheet', href: `${BASE}static/${name}.css` });
-      link.onload = link.onerror = () => {
-        link.done = true;
+      const url = `${BASE}static/${name}.css`;
+      const s = sheets[name] = document.adoptedStyleSheets ? new CSSStyleSheet() : h('link', { rel: 'stylesheet', href: url });
+      const done = css => {
+        if (css != null) {
+          s.replaceSync(css);
+          document.adoptedStyleSheets = [...document.adoptedStyleSheets, s];
+        }
+        s.done = 1;
         for (const d of bars.values()) if (d.bar) d.bar.hidden = !styled(d.st);
       };
-      document.head.append(link);
+      if (!s.replaceSync) {
+        s.onload = s.onerror = () => done();
+        document.head.append(s);
+      } else if (name === 'sharebar' && CSS) done(CSS);
+      else fetch(url).then(r => r.ok ? r.text() : '').catch(() => '').then(done);
     }
-    // Parsed (its sheet is there) before its load event, which a browser may fire a good
-    // while later: the bar is shown as soon as it is styled.
-    return !!(sheets[name].done || sheets[name].sheet);
+    return !!sheets[name].done;
   }
 
   function styled(st) {
@@ -347,9 +368,10 @@
 
   /* The config: the only request before a click (with counts' code for bars with counts). */
 
-  // The JSON answer, or null; a refusal (its problem document) goes to problem.
-  function get(path, problem = () => {}) {
-    return fetch(BASE + 'v1/' + path, { credentials: 'omit' })
+  // The JSON answer of /v1/<what> for this site (query: the rest of the query string), or
+  // null; a refusal (its problem document) goes to problem.
+  function get(what, query, problem = () => {}) {
+    return fetch(`${BASE}v1/${what}?site=${enc(SITE)}${query}`, { credentials: 'omit' })
       .then(r => r.ok ? r.json() : r.json().then(problem, () => {}).then(() => null))
       .catch(() => null);
   }
@@ -358,7 +380,7 @@
   // chose, else the page's.
   function loadConfig() {
     const url = configUrl;
-    configJson.then(json => {
+    Promise.resolve(configJson).then(json => {
       if (json && json.refused) named = refused(json.refused);
       if (json && json.site) {
         site = { ...json.site, floatMobile: json.float_mobile, activity: json.activity };

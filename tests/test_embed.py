@@ -46,6 +46,49 @@ def test_script_is_served_minified_gzipped_and_cacheable(client: FlaskClient) ->
     assert again.data == b""
 
 
+def embedded(script: TestResponse) -> dict[str, Any] | None:
+    """The site config a served script carries, or None."""
+    text = script.get_data(as_text=True)
+    assert assets.SITE_SLOT not in text
+    at = text.find('{"k":')
+    return None if at < 0 else json.JSONDecoder().raw_decode(text, at)[0]
+
+
+def test_the_script_for_a_page_of_a_site_carries_its_config(app: Flask, client: FlaskClient, site: Registered) -> None:
+    """The bar then draws with no request of its own: the config it would ask for, fresh as
+    that would be, for the site the page's address is on, in the reader's language."""
+    headers = {"Referer": "https://www.example.com/post/1", "Accept-Language": "zh-TW,en;q=0.5"}
+    script = client.get("/static/sharebar.js", headers=headers)
+    config = client.get("/v1/config", query_string={"site": site.key, "lang": "zh-TW"}).get_json()
+    assert embedded(script) == {"k": site.key[-embed.KEY_TAIL:], **config}
+    assert config["lang"] == 1
+    assert script.headers["Cache-Control"] == embed.PAGE_VIEW_CACHE
+    assert {"Referer", "Accept-Language"} <= set(script.vary)
+    assert client.get("/static/sharebar.js", headers={**headers, "If-None-Match": script.headers["ETag"]}).status_code == 304
+    # In the site's own language when it has one; a change of its settings is in the next script.
+    with app.app_context():
+        sites.update_settings(site.id, {"lang": "zh-CN", "services": ["douban", "copy"]})
+    changed = client.get("/static/sharebar.js", headers=headers)
+    assert embedded(changed)["lang"] == 0 and set(embedded(changed)["services"]) == {"douban", "copy"}
+    assert changed.headers["ETag"] != script.headers["ETag"]
+    zipped = client.get("/static/sharebar.js", headers={**headers, "Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.data) == changed.data
+
+
+@pytest.mark.parametrize("referer", [None, "https://elsewhere.org/", "https://shared.net/", "not a URL"])
+def test_the_script_for_any_other_page_is_the_same_file(app: Flask, client: FlaskClient, site: Registered,
+                                                         referer: str | None) -> None:
+    """No site's, or two sites' (which one would the snippet name?), or no address at all."""
+    register(app, "One", ("shared.net",))
+    register(app, "Two", ("blog.shared.net", "shared.net"))
+    plain = client.get("/static/sharebar.js")
+    script = client.get("/static/sharebar.js", headers={"Referer": referer} if referer else {})
+    assert embedded(script) is None and script.data == plain.data
+    assert script.headers["ETag"] == plain.headers["ETag"]
+    assert "max-age=3600" in script.headers["Cache-Control"]
+    assert "Referer" in script.vary  # another page's answer may carry a config
+
+
 SERVING_PROCESS = """
 import sys
 from widget_server import create_app

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +21,14 @@ from flask import Response, request
 
 from . import platforms, urls, verbs
 
-CONFIG_MARK = "/*@config@*/null"  # sharebar.js: widget_config()
+CSS_MARK = "/*@css@*/null"  # sharebar.js: the bar's stylesheet, adopted without a request
+SITE_MARK = "/*@site@*/null"  # sharebar.js: the page's site's config, per request (site_script)
+# What SITE_MARK becomes before minifying, so that it can still be found after: a literal the
+# minifier keeps as it is, replaced by null in the file served to every page.
+SITE_SLOT = '"@sharebar:site@"'
+# sharebar.js: widget_config(), in place of the literal it runs with as written (to the end of
+# its line)
+CONFIG_MARK = re.compile(r"/\*@config@\*/.*$", re.M)
 SERVICES_MARK = "/*@services@*/null"  # sharebar-services.js, loaded only when needed: the registry
 VERBS_MARK = "/*@verbs@*/null"  # sharebar-actions.js, loaded only where actions are used: verbs_config()
 POPUPS_MARK = "/*@popups@*/null"  # sharebar-share.js, loaded when a reader reaches for a bar: popup_sizes()
@@ -44,6 +52,7 @@ class Asset:
 
 
 _built: dict[str, tuple[float, Asset]] = {}
+_templates: dict[str, str] = {}  # a built file with SITE_SLOT still in it (site_script)
 FIRST_LOAD = ("sharebar.js", "sharebar.css")  # what every page with a bar fetches: built as a worker boots
 
 
@@ -172,8 +181,10 @@ def minified(mimetype: str, text: str) -> str:
 
 def _transform(name: str, text: str) -> str:
     if name.endswith(".js"):
-        if CONFIG_MARK in text:
-            text = text.replace(CONFIG_MARK, widget_config())
+        text = text.replace(SITE_MARK, SITE_SLOT)
+        if CSS_MARK in text:
+            text = text.replace(CSS_MARK, json.dumps(build("sharebar.css").body.decode("utf-8"), ensure_ascii=False))
+        text = CONFIG_MARK.sub(lambda _: widget_config() + ";", text, count=1)
         if VERBS_MARK in text:
             text = text.replace(VERBS_MARK, verbs_config())
         if POPUPS_MARK in text:
@@ -194,13 +205,46 @@ def build(name: str) -> Asset:
     cached = _built.get(name)
     if cached and cached[0] == mtime:
         return cached[1]
-    body = _transform(name, path.read_text("utf-8")).encode("utf-8")
+    text = _transform(name, path.read_text("utf-8"))
+    if SITE_SLOT in text:
+        _templates[name] = text
+        text = text.replace(SITE_SLOT, "null")
+    body = text.encode("utf-8")
     mimetype = TYPES[name.rsplit(".", 1)[1]]
     # Zopfli: gzip that every browser reads, 1-2% smaller than zlib's best, for a few tens of
     # milliseconds once per file and process.
     asset = Asset(body, zopfli.gzip.compress(body), hashlib.sha256(body).hexdigest()[:20], mimetype)
     _built[name] = (mtime, asset)
     return asset
+
+
+_site_scripts: OrderedDict[tuple[str, str], Asset] = OrderedDict()  # (template, site config) -> script, newest last
+SITE_SCRIPTS_KEPT = 256  # sites x languages a process keeps built (about 16 KB each)
+
+
+def site_script(site_config: Mapping[str, Any]) -> Asset:
+    """``sharebar.js`` with ``site_config`` in it (``embed.widget_script``), built once per site,
+    language and change of the site's settings in this process.
+
+    Zopfli, as for the files (here 2% of the script, the margin of its budget), for about 30 ms
+    a build, while fewer than ``SITE_SCRIPTS_KEPT`` are kept; past that, zlib's best (a
+    fraction of a millisecond), so that no stream of requests from the pages of many sites
+    can make a worker spend Zopfli's time on each.
+    """
+    build("sharebar.js")  # made again when the source changed
+    literal = json.dumps(site_config, ensure_ascii=False, separators=(",", ":"))
+    text = _templates["sharebar.js"]
+    found = _site_scripts.get((text, literal))
+    if found is not None:
+        _site_scripts.move_to_end((text, literal))
+        return found
+    body = text.replace(SITE_SLOT, literal).encode("utf-8")
+    full = len(_site_scripts) >= SITE_SCRIPTS_KEPT
+    packed = gzip.compress(body, 9, mtime=0) if full else zopfli.gzip.compress(body)
+    found = _site_scripts[text, literal] = Asset(body, packed, hashlib.sha256(body).hexdigest()[:20], TYPES["js"])
+    if full:
+        _site_scripts.popitem(last=False)
+    return found
 
 
 COMPRESSIBLE = ("application/json", "application/problem+json")
@@ -240,10 +284,10 @@ def compress(response: Response) -> Response:
     return response
 
 
-def send(asset: Asset) -> Response:
+def send(asset: Asset, cache: str = f"public, max-age={MAX_AGE}, stale-while-revalidate=86400") -> Response:
     """Answer with the asset: 304 when the browser has it, gzip when it takes it."""
     headers = {
-        "Cache-Control": f"public, max-age={MAX_AGE}, stale-while-revalidate=86400",
+        "Cache-Control": cache,
         "ETag": f'"{asset.etag}"',
         "Vary": "Accept-Encoding",
         "Cross-Origin-Resource-Policy": "cross-origin",

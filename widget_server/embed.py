@@ -56,7 +56,44 @@ def open_cors(response: Response) -> Response:
 
 @bp.get("/static/sharebar.js")
 def widget_script() -> Response:
-    return assets.send(assets.build("sharebar.js"))
+    """The widget. When the page that asks for it is on exactly one site's domains (the
+    ``Referer``, which browsers send for a script, with the page's origin at least), with that
+    site's config inside (:func:`page_site_config`), fresh as ``/v1/config`` is: the bar then
+    draws with no request before a click, where it would otherwise wait for the config's
+    round trip. Every other page gets the same file, cached an hour."""
+    config = page_site_config()
+    if config is None:
+        response = assets.send(assets.build("sharebar.js"))
+    else:
+        response = assets.send(assets.site_script(config), PAGE_VIEW_CACHE)
+    response.vary.update(("Referer", "Accept-Language"))
+    return response
+
+
+# The characters of a site's key the script's config ends with: its signature's last 36 bits,
+# which a copied snippet of another site, a re-signed key or a truncated one do not share,
+# and that are bytes before every page's first paint.
+KEY_TAIL = 6
+
+
+def page_site_config() -> dict[str, Any] | None:
+    """``/v1/config`` of the site the script's ``Referer`` is on, without counts (they are per
+    page) and with ``k``, the end of the site's key, by which the widget makes sure that it is
+    the site its snippet names; None when the page is on no site or on several.
+
+    Its services are named in the site's language, else in the one the reader's browser asks
+    for first (``Accept-Language``), as a guess at the page's: the widget asks for the config
+    as before when the page's language is another one.
+    """
+    host = url_host(request.headers.get("Referer") or "")
+    cache: sitecache.SiteCache = current_app.extensions["widget_sites"]
+    found = cache.sites_on(host) if host else []
+    site = cache.get(found[0]) if len(found) == 1 else None
+    if site is None:
+        return None
+    key = sites.site_key(site)
+    lang = request.accept_languages.best_match(assets.LANGS) or "en"
+    return {"k": key[-KEY_TAIL:], **config_answer({"site": key, "lang": lang})}
 
 
 @bp.get("/static/<name>")

@@ -284,7 +284,9 @@ def embed_paths() -> Schema:
                   "404": problem("No site has this key.")}
     return {
         "/static/sharebar.js": {"get": {"summary": "The widget script", "tags": ["embed"], "responses": {
-            "200": ok("Minified, gzip when accepted.", STRING, "text/javascript", cached),
+            "200": ok("Minified, gzip when accepted; with its stylesheet, and with the config of the site the "
+                      "`Referer` is on (the only one whose domains it is on), in the site's language or the "
+                      "`Accept-Language` one, cached as /v1/config is.", STRING, "text/javascript", cached),
             "304": {"description": "Not modified (If-None-Match)."}}}},
         "/static/{name}": {"get": {
             "summary": "The widget stylesheet (sharebar.css) and the other files of static/", "tags": ["embed"],

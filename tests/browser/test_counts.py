@@ -96,9 +96,15 @@ def test_big_counts_are_abbreviated_by_language(live: Live, tab: Tab, lang: str)
     assert page.get_by_role("link", name=name, exact=True).count() == 1
 
 
-def test_counts_come_with_the_config_when_the_site_shows_them(live: Live, tab: Tab) -> None:
+@pytest.mark.parametrize("page_lang,asked", [("zh-CN", "/v1/counts"), ("en", "/v1/config")])
+def test_counts_of_a_site_that_shows_them_take_one_request(live: Live, tab: Tab, page_lang: str, asked: str) -> None:
+    """The script brings the site's config for a page in the reader's language (the tab's is
+    zh-CN), and the counts come alone; for a page in another language, they come with the
+    config it asks for."""
     live.set_site_settings(counts=True)
-    url = live.add_page("/site-counts", "<div data-sharebar></div>")
-    Seeder(live.app, live.site.id).rollup(date.today().isoformat(), url, "douban", shares=9_999)
-    assert shown_counts(tab.goto(url)) == {"total": "9999", "douban": "9999"}
-    assert not [request for request in tab.requests if "/v1/counts" in request]
+    url = live.add_page("/site-counts", "<div data-sharebar></div>", lang=page_lang)
+    Seeder(live.app, live.site.id).rollup(date.today().isoformat(), url, "douban", shares=999)
+    assert shown_counts(tab.goto(url)) == {"total": "999", "douban": "999"}
+    assert [request for request in tab.requests if "/v1/" in request] == [
+        request for request in tab.requests if asked in request] and len(
+        [request for request in tab.requests if asked in request]) == 1

@@ -47,33 +47,40 @@ def test_before_a_click_only_the_sharebar_server_is_asked(live: Live, tab: Tab) 
     url = live.add_page("/quiet", f'<div data-sharebar></div><div data-sharebar data-services="{everything}"></div>')
     page = tab.goto(url, bars=2)
     page.wait_for_load_state("networkidle")
-    # The second bar names services beyond the site's: the whole registry, once.
-    assert server_requests(tab, live, url) == [
-        "/static/sharebar-services.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+    # The script brings its stylesheet and the site's config; the second bar names services
+    # beyond the site's: the whole registry, once.
+    assert server_requests(tab, live, url) == ["/static/sharebar-services.js", "/static/sharebar.js"]
     # The share module asks for its stylesheet when it runs: the last request.
     with page.expect_request(re.compile(r"/static/sharebar-share\.css$")):
         page.locator("[data-sharebar] [data-service=weibo]").first.hover()
         page.keyboard.press("Tab")  # focus, hover: not a click; focus readies what a click does
     page.wait_for_load_state("networkidle")
     assert server_requests(tab, live, url) == [
-        "/static/sharebar-services.js", "/static/sharebar-share.css", "/static/sharebar-share.js",
-        "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+        "/static/sharebar-services.js", "/static/sharebar-share.css", "/static/sharebar-share.js", "/static/sharebar.js"]
 
 
-def test_counts_are_one_more_request_their_code_the_numbers_come_with_the_config(live: Live, tab: Tab,
-                                                                                 tabs: Any) -> None:
+def test_a_page_that_sends_no_referrer_asks_for_the_config(live: Live, tab: Tab) -> None:
+    """The server cannot tell the page's site from the script's request: the same script for
+    every page, and the config asked for, one more request before the bar draws."""
+    url = live.add_page("/no-referrer", "<div data-sharebar></div>", {"Referrer-Policy": "no-referrer"})
+    tab.goto(url).wait_for_load_state("networkidle")
+    assert server_requests(tab, live, url) == ["/static/sharebar.js", "/v1/config"]
+    assert tab.page.eval_on_selector_all("[data-sharebar] [data-service]", "els => els.map(e => e.dataset.service)") == \
+        list(platforms.DEFAULT_SERVICES)
+
+
+def test_counts_are_two_more_requests_their_code_and_the_numbers(live: Live, tab: Tab, tabs: Any) -> None:
     url = live.add_page("/counts-asked", '<div data-sharebar data-counts="true"></div>')
     tab.goto(url).wait_for_selector(".sb-total")
     tab.page.wait_for_load_state("networkidle")
-    assert server_requests(tab, live, url) == [
-        "/static/sharebar-counts.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+    assert server_requests(tab, live, url) == ["/static/sharebar-counts.js", "/static/sharebar.js", "/v1/counts"]
 
     live.set_site_settings(counts=True)
     other: Tab = tabs()
     other.goto(live.add_page("/counts-site", "<div data-sharebar></div>")).wait_for_selector(".sb-total")
     other.page.wait_for_load_state("networkidle")
     assert server_requests(other, live, url.replace("/counts-asked", "/counts-site")) == [
-        "/static/sharebar-counts.js", "/static/sharebar.css", "/static/sharebar.js", "/v1/config"]
+        "/static/sharebar-counts.js", "/static/sharebar.js", "/v1/counts"]
 
 
 def test_no_cookie_and_nothing_stored(live: Live, tab: Tab) -> None:

@@ -149,6 +149,11 @@ def config_url(live: Live) -> re.Pattern[str]:
     return re.compile("^" + re.escape(f"{live.server}/v1/config") + r"(\?|$)")
 
 
+# A page that sends no Referer: the server cannot tell the page's site, so the script comes
+# without its config and the widget asks for it.
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+
+
 def rewrite_config(tab: Tab, live: Live, change: Callable[[dict[str, Any]], None]) -> None:
     def handle(route: Any) -> None:
         answer = route.fetch()
@@ -161,7 +166,7 @@ def rewrite_config(tab: Tab, live: Live, change: Callable[[dict[str, Any]], None
 
 def test_an_icon_missing_from_the_set_is_drawn_as_a_monogram(live: Live, tab: Tab) -> None:
     rewrite_config(tab, live, lambda body: body["services"]["douban"].pop("i"))
-    url = live.add_page("/no-icon", '<div data-sharebar></div>')
+    url = live.add_page("/no-icon", '<div data-sharebar></div>', NO_REFERRER)
     assert drawn(tab, url) == list(platforms.DEFAULT_SERVICES)
     assert tab.control("douban").locator("svg text").text_content() == "豆"
     assert len(tab.warnings) == 1 and "douban" in tab.warnings[0]
@@ -178,7 +183,8 @@ def test_a_config_that_fails_to_load_still_gives_the_default_bar(live: Live, tab
         else:
             route.fulfill(status=failure, headers=CORS, body="{}")
     tab.page.route(config_url(live), handle)
-    url = live.add_page("/no-config", '<div data-sharebar></div><div data-sharebar data-services="x,copy"></div>')
+    url = live.add_page("/no-config", '<div data-sharebar></div><div data-sharebar data-services="x,copy"></div>',
+                        NO_REFERRER)
     tab.page.goto(url)
     poll(tab.page, f"() => document.querySelectorAll('{SHOWN}').length == 2")
     tab.page.wait_for_load_state("networkidle")
