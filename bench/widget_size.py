@@ -7,7 +7,9 @@ with counts on, and, when ``npm pack shareon@2.8.1`` works, one with shareon's 8
 (its stylesheet in <head>, its script ``defer init``, as its README says), its files served
 gzipped from a third origin as a CDN would. shareon is fetched into a temporary directory
 for the run only; none of its code is kept. Each page is loaded RUNS times in headless
-Chromium, alternating, each time in a fresh context (cold cache), and the script reports:
+Chromium, alternating, each time in a fresh context (cold cache) whose language is the pages'
+(zh-CN: a reader of a Chinese page, whose browser asks for Chinese first; the script then
+comes with the site's config in it, as it does for such readers), and the script reports:
 
 * the gzip bytes of everything fetched from the widget's server before a click (the encoded
   body sizes the browser received) and how many requests that took;
@@ -15,8 +17,9 @@ Chromium, alternating, each time in a fresh context (cold cache), and the script
   bar's controls being in the document (shareon: its links having their share URLs);
 * visible-at ms: from navigation start to the first animation frame in which the bar is
   drawn and styled (ours: shown, its tiles 32 px; shareon: its buttons on their brand colour);
-* where the time goes (resource timing): when the script arrived, the config was asked for,
-  the stylesheets and the config arrived, the controls were in the page, the bar visible;
+* where the time goes (resource timing): when the script arrived, the config was asked for
+  and arrived (when it did not come with the script), the stylesheets arrived (when they did
+  not either), the controls were in the page, the bar visible;
 * the baseline in the same run, shareon's figures, and the ratio of the visible-at medians.
 
 Run: ``python bench/widget_size.py [--runs 15]`` (needs Chromium at /usr/bin/chromium and,
@@ -162,7 +165,7 @@ def fetch_shareon(folder: Path) -> tuple[Path | None, str]:
 
 
 def measure(browser: Any, url: str, origin: str, script: str) -> dict[str, float]:
-    context = browser.new_context(locale="zh-CN")  # a reader of the pages, which are in Chinese
+    context = browser.new_context(locale="zh-CN")  # a reader of the pages, in Chinese
     tab = context.new_page()
     with tab.expect_console_message(lambda message: message.text == PROBED):
         tab.goto(url)

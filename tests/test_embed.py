@@ -89,6 +89,23 @@ def test_the_script_for_any_other_page_is_the_same_file(app: Flask, client: Flas
     assert "Referer" in script.vary  # another page's answer may carry a config
 
 
+def test_the_script_is_built_again_when_its_stylesheet_changes(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stylesheet travels inside the script: an edited sharebar.css is in the next one."""
+    import os
+    import shutil
+
+    shutil.copytree(static_dir(), tmp_path / "static")
+    monkeypatch.setattr(assets, "static_dir", lambda: tmp_path / "static")
+    monkeypatch.setattr(assets, "_built", {})
+    before = assets.build("sharebar.js").body.decode()
+    css = tmp_path / "static" / "sharebar.css"
+    css.write_text(css.read_text() + "\n.sb-test-rule { color: red; }\n")
+    later = os.stat(tmp_path / "static" / "sharebar.js").st_mtime + 5
+    os.utime(css, (later, later))
+    after = assets.build("sharebar.js").body.decode()
+    assert ".sb-test-rule" not in before and ".sb-test-rule{color:red}" in after
+
+
 SERVING_PROCESS = """
 import sys
 from widget_server import create_app

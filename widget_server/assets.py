@@ -52,6 +52,7 @@ class Asset:
 
 
 _built: dict[str, tuple[float, Asset]] = {}
+BUILT_IN = {"sharebar.js": ("sharebar.css",)}  # the files a file's build reads besides its own (CSS_MARK)
 _templates: dict[str, str] = {}  # a built file with SITE_SLOT still in it (site_script)
 FIRST_LOAD = ("sharebar.js", "sharebar.css")  # what every page with a bar fetches: built as a worker boots
 
@@ -199,9 +200,10 @@ def _transform(name: str, text: str) -> str:
 
 
 def build(name: str) -> Asset:
-    """The served form of ``static/<name>`` (rebuilt when the source file changes)."""
+    """The served form of ``static/<name>`` (rebuilt when the source file changes, or a file
+    built into it)."""
     path = static_dir() / name
-    mtime = path.stat().st_mtime
+    mtime = max((static_dir() / source).stat().st_mtime for source in (name, *BUILT_IN.get(name, ())))
     cached = _built.get(name)
     if cached and cached[0] == mtime:
         return cached[1]
