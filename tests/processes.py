@@ -143,6 +143,18 @@ def beacon_body(site_key: str, **fields: Any) -> dict[str, Any]:
             "id": uuid.uuid4().hex, "title": "A post", **fields}
 
 
+def request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
+            timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+    """One request to a server on this machine: (status, headers, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
 def post(port: int, body: dict[str, Any], reader: str = "203.0.113.7", timeout: float = 10) -> tuple[int, dict[str, str]]:
     """POST a beacon as reader ``reader`` (through the trusted proxy header); (status, headers),
     status 0 when the connection failed."""

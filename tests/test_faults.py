@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, insert, select
 
-from processes import SECRET, Postgres, RedisServer, Server, beacon_body, environment, pg_bin, post
+from processes import SECRET, Postgres, RedisServer, Server, beacon_body, environment, pg_bin, post, request
 from widget_server import aggregate, create_app, db, ingest, signing, sites
 from widget_server.models import aggregator_state, daily_rollups, event_log, events, page_totals
 
@@ -163,8 +163,13 @@ def test_postgres_stopped_answers_503_then_recovers(fresh: tuple[Flask, str], tm
     try:
         load = Load([server.port], key, threads=3)
         load.wait_for(100)
+        script = ("GET", "/static/sharebar.js", {"Referer": "https://example.com/post"})
+        assert b'"k":' in request(server.port, *script)[2]  # the site's config in it
         postgres.stop()
-        time.sleep(3.0)
+        time.sleep(2.0)  # the site rows' check (every second) meets the stopped database
+        status, _, body = request(server.port, *script)
+        assert status == 200 and b'"k":' not in body  # the plain script: the widget asks for the config
+        time.sleep(1.0)
         postgres.start()
         time.sleep(4.0)
         load.stop()

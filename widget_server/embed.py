@@ -21,6 +21,7 @@ from typing import Any
 
 import segno
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import actors, assets, caching, db, feeds, ingest, limits, query, refusals, sitecache, sites, stats, verbs, visitors
 from .actors import Actor
@@ -84,16 +85,23 @@ def page_site_config() -> dict[str, Any] | None:
     Its services are named in the site's language, else in the one the reader's browser asks
     for first (``Accept-Language``), as a guess at the page's: the widget asks for the config
     as before when the page's language is another one.
+
+    None as well when the database cannot be read (the site rows are checked for changes every
+    ``SITE_CACHE_SECONDS``): the script never depends on it, and the widget's own request for
+    the config then meets the 503 and draws the default bar.
     """
     host = url_host(request.headers.get("Referer") or "")
     cache: sitecache.SiteCache = current_app.extensions["widget_sites"]
-    found = cache.sites_on(host) if host else []
-    site = cache.get(found[0]) if len(found) == 1 else None
-    if site is None:
+    try:
+        found = cache.sites_on(host) if host else []
+        site = cache.get(found[0]) if len(found) == 1 else None
+        if site is None:
+            return None
+        key = sites.site_key(site)
+        lang = request.accept_languages.best_match(assets.LANGS) or "en"
+        return {"k": key[-KEY_TAIL:], **config_answer({"site": key, "lang": lang})}
+    except SQLAlchemyError:
         return None
-    key = sites.site_key(site)
-    lang = request.accept_languages.best_match(assets.LANGS) or "en"
-    return {"k": key[-KEY_TAIL:], **config_answer({"site": key, "lang": lang})}
 
 
 @bp.get("/static/<name>")
