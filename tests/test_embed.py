@@ -89,6 +89,17 @@ def test_the_script_for_any_other_page_is_the_same_file(app: Flask, client: Flas
     assert "Referer" in script.vary  # another page's answer may carry a config
 
 
+def test_site_scripts_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound the least recently used goes; each is a whole, valid gzip stream."""
+    monkeypatch.setattr(assets, "SITE_SCRIPTS_KEPT", 2)
+    monkeypatch.setattr(assets, "_site_scripts", assets.OrderedDict())
+    made = [assets.site_script({"k": str(n)}) for n in range(3)]
+    assert len(assets._site_scripts) == 2 and assets.site_script({"k": "2"}) is made[2]
+    assert assets.site_script({"k": "0"}) is not made[0]  # gone, made again
+    for script in made:
+        assert gzip.decompress(script.gzipped) == script.body
+
+
 def test_the_script_is_built_again_when_its_stylesheet_changes(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stylesheet travels inside the script: an edited sharebar.css is in the next one."""
     import os

@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +222,7 @@ def build(name: str) -> Asset:
 
 
 _site_scripts: OrderedDict[tuple[str, str], Asset] = OrderedDict()  # (template, site config) -> script, newest last
+_site_scripts_lock = threading.Lock()
 SITE_SCRIPTS_KEPT = 256  # sites x languages a process keeps built (about 16 KB each)
 
 
@@ -234,19 +236,19 @@ def site_script(site_config: Mapping[str, Any]) -> Asset:
     can make a worker spend Zopfli's time on each.
     """
     build("sharebar.js")  # made again when the source changed
-    literal = json.dumps(site_config, ensure_ascii=False, separators=(",", ":"))
-    text = _templates["sharebar.js"]
-    found = _site_scripts.get((text, literal))
-    if found is not None:
-        _site_scripts.move_to_end((text, literal))
+    key = (_templates["sharebar.js"], json.dumps(site_config, ensure_ascii=False, separators=(",", ":")))
+    with _site_scripts_lock:  # a threaded server's requests, and gthread workers'
+        found = _site_scripts.get(key)
+        if found is not None:
+            _site_scripts.move_to_end(key)
+            return found
+        body = key[0].replace(SITE_SLOT, key[1]).encode("utf-8")
+        full = len(_site_scripts) >= SITE_SCRIPTS_KEPT
+        packed = gzip.compress(body, 9, mtime=0) if full else zopfli.gzip.compress(body)
+        found = _site_scripts[key] = Asset(body, packed, hashlib.sha256(body).hexdigest()[:20], TYPES["js"])
+        if full:
+            _site_scripts.popitem(last=False)
         return found
-    body = text.replace(SITE_SLOT, literal).encode("utf-8")
-    full = len(_site_scripts) >= SITE_SCRIPTS_KEPT
-    packed = gzip.compress(body, 9, mtime=0) if full else zopfli.gzip.compress(body)
-    found = _site_scripts[text, literal] = Asset(body, packed, hashlib.sha256(body).hexdigest()[:20], TYPES["js"])
-    if full:
-        _site_scripts.popitem(last=False)
-    return found
 
 
 COMPRESSIBLE = ("application/json", "application/problem+json")
