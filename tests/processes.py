@@ -143,12 +143,12 @@ def beacon_body(site_key: str, **fields: Any) -> dict[str, Any]:
             "id": uuid.uuid4().hex, "title": "A post", **fields}
 
 
-def request(port: int, method: str, path: str, headers: dict[str, str] | None = None,
+def request(port: int, method: str, path: str, headers: dict[str, str] | None = None, body: str | None = None,
             timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
     """One request to a server on this machine: (status, headers, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request(method, path, headers=headers or {})
+        conn.request(method, path, body, headers or {})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -158,15 +158,10 @@ def request(port: int, method: str, path: str, headers: dict[str, str] | None = 
 def post(port: int, body: dict[str, Any], reader: str = "203.0.113.7", timeout: float = 10) -> tuple[int, dict[str, str]]:
     """POST a beacon as reader ``reader`` (through the trusted proxy header); (status, headers),
     status 0 when the connection failed."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "text/plain;charset=UTF-8", "X-Forwarded-For": reader,
+               "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"}
     try:
-        conn.request("POST", "/v1/events", json.dumps(body), {
-            "Content-Type": "text/plain;charset=UTF-8", "X-Forwarded-For": reader,
-            "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36"})
-        response = conn.getresponse()
-        response.read()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}
+        status, answer_headers, _ = request(port, "POST", "/v1/events", headers, json.dumps(body), timeout)
     except OSError:
         return 0, {}
-    finally:
-        conn.close()
+    return status, answer_headers

@@ -22,7 +22,7 @@ from flask import Response, request
 
 from . import platforms, urls, verbs
 
-CSS_MARK = "/*@css@*/null"  # sharebar.js: the bar's stylesheet, adopted without a request
+CSS_MARK = "/*@css@*/null"  # sharebar.js: the bar's stylesheet (BUILT_IN), adopted without a request
 SITE_MARK = "/*@site@*/null"  # sharebar.js: the page's site's config, per request (site_script)
 # What SITE_MARK becomes before minifying, so that it can still be found after: a literal the
 # minifier keeps as it is, replaced by null in the file served to every page.
@@ -53,7 +53,7 @@ class Asset:
 
 
 _built: dict[str, tuple[float, Asset]] = {}
-BUILT_IN = {"sharebar.js": ("sharebar.css",)}  # the files a file's build reads besides its own (CSS_MARK)
+BUILT_IN = {"sharebar.js": "sharebar.css"}  # the stylesheet a script carries in place of CSS_MARK
 _templates: dict[str, str] = {}  # a built file with SITE_SLOT still in it (site_script)
 FIRST_LOAD = ("sharebar.js", "sharebar.css")  # what every page with a bar fetches: built as a worker boots
 
@@ -184,8 +184,8 @@ def minified(mimetype: str, text: str) -> str:
 def _transform(name: str, text: str) -> str:
     if name.endswith(".js"):
         text = text.replace(SITE_MARK, SITE_SLOT)
-        if CSS_MARK in text:
-            text = text.replace(CSS_MARK, json.dumps(build("sharebar.css").body.decode("utf-8"), ensure_ascii=False))
+        if name in BUILT_IN:
+            text = text.replace(CSS_MARK, json.dumps(build(BUILT_IN[name]).body.decode("utf-8"), ensure_ascii=False))
         text = CONFIG_MARK.sub(lambda _: widget_config() + ";", text, count=1)
         if VERBS_MARK in text:
             text = text.replace(VERBS_MARK, verbs_config())
@@ -204,7 +204,8 @@ def build(name: str) -> Asset:
     """The served form of ``static/<name>`` (rebuilt when the source file changes, or a file
     built into it)."""
     path = static_dir() / name
-    mtime = max((static_dir() / source).stat().st_mtime for source in (name, *BUILT_IN.get(name, ())))
+    sources = (name, BUILT_IN[name]) if name in BUILT_IN else (name,)
+    mtime = max((static_dir() / source).stat().st_mtime for source in sources)
     cached = _built.get(name)
     if cached and cached[0] == mtime:
         return cached[1]

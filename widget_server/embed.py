@@ -97,9 +97,8 @@ def page_site_config() -> dict[str, Any] | None:
         site = cache.get(found[0]) if len(found) == 1 else None
         if site is None:
             return None
-        key = sites.site_key(site)
         lang = request.accept_languages.best_match(assets.LANGS) or "en"
-        return {"k": key[-KEY_TAIL:], **config_answer({"site": key, "lang": lang})}
+        return {"k": sites.site_key(site)[-KEY_TAIL:], **site_config_of(site, {"lang": lang})}
     except SQLAlchemyError:
         return None
 
@@ -160,7 +159,11 @@ def config_answer(args: Mapping[str, str]) -> dict[str, Any]:
     that the widget tells the page's owner at once, in the console, why and what to do. Reads the cached site row
     and, with counts, one page's totals.
     """
-    site = sitecache.site_from_key(args.get("site"))
+    return site_config_of(sitecache.site_from_key(args.get("site")), args)
+
+
+def site_config_of(site: AnySite, args: Mapping[str, str]) -> dict[str, Any]:
+    """:func:`config_answer` for a site already known."""
     bar = sites.bar_settings(site)
     counts, refused = None, {}
     if args.get("url"):
