@@ -18,13 +18,15 @@ trusted proxy, a site limit that does not bind and the in-server aggregator off,
   up, every id is checked: each beacon answered 204 is stored, and each stored one counted;
   the lag is ``counted_at - created_at`` of those events. The CPU time the web workers and
   the aggregator used, per event stored from the warm-up on, is printed too: the load of
-  a shared machine moves it much less than the rates.
+  a shared machine moves it much less than the rates. Each round also reads both sides' CPU
+  (``cpu_ratio``: the bare app's workers' CPU per request over Sharebar's per beacon, its
+  workers, the aggregator and, on PostgreSQL, the database and Redis servers; wrk left out).
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
 [--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
 (``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
 Ends with one line per database and endpoint, e.g.
-``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L``.
+``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L cpu_ratio=C``.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -258,7 +261,9 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
             lines += history_reads(name, urls[1], redis_url, key, port, bare_port, args)
         if "events" in args.endpoints:
             web, counter, events_before = cpu_seconds(*workers(server)), cpu_seconds(worker.pid), logged(app)
-            lines.insert(0, ingest_line(name, app, key, port, bare_port, args))
+            cpu = (lambda: cpu_seconds(*workers(server), worker.pid, *database_servers(name)),
+                   lambda: cpu_seconds(*workers(bare)))
+            lines.insert(0, ingest_line(name, app, key, (port, bare_port), cpu, args))
             stored = logged(app) - events_before
             print(f"# {name}: CPU per stored event (warm-up included, {stored}): web workers "
                   f"{(cpu_seconds(*workers(server)) - web) * 1000 / stored:.2f} ms, aggregator "
@@ -275,19 +280,39 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
     return lines
 
 
-def ingest_line(name: str, app: Any, key: str, port: int, bare_port: int, args: argparse.Namespace) -> str:
+def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int], cpu: tuple[Callable[[], float], ...],
+                args: argparse.Namespace) -> str:
     """Beacons at full speed, rounds interleaved with the bare app; then at half that rate for
-    the p99; then every acknowledged id looked up, stored and counted."""
+    the p99; then every acknowledged id looked up, stored and counted.
+
+    Each round also reads the CPU time the servers used: the bare app's workers per request,
+    and Sharebar's per acknowledged beacon (its workers, the aggregator until it caught up
+    with the round, and the PostgreSQL and Redis servers when they are in use), wrk's own
+    left out of both. ``cpu_ratio``, the bare app's CPU per request over Sharebar's per
+    beacon, is what the throughput ratio would be with both given the same CPU: the load of
+    other processes moves it much less than the rates."""
+    port, bare_port = ports
+    mine_cpu, bare_cpu = cpu
     warm(bare_port, args, site=key, prefix="warm")
     warm(port, args, site=key, prefix="warm")
-    mine, theirs, acknowledged = [], [], 0
+    mine, theirs, cpu_ratios, acknowledged = [], [], [], 0
     prefix = f"r{uuid.uuid4().hex[:8]}"
+    engine = app.extensions["widget_engine"]
     for n in range(args.rounds):
-        theirs.append(wrk(bare_port, args.seconds, args, site=key, prefix=f"{prefix}bare{n}")["per_s"])
+        before = bare_cpu()
+        run = wrk(bare_port, args.seconds, args, site=key, prefix=f"{prefix}bare{n}")
+        theirs.append(run["per_s"])
+        bare_per_request = (bare_cpu() - before) / run["requests"]
+        before = mine_cpu()
         run = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}x{n}")
+        wait_counted(engine)
         mine.append(run["per_s"])
-        acknowledged += int(run["requests"] - run["non2xx"])
-        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s", flush=True)
+        answered = int(run["requests"] - run["non2xx"])
+        acknowledged += answered
+        per_beacon = (mine_cpu() - before) / answered
+        cpu_ratios.append(bare_per_request / per_beacon)
+        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU {per_beacon * 1000:.3f} ms "
+              f"a beacon, bare {bare_per_request * 1000:.3f} ms a request", flush=True)
     rate = statistics.median(mine)
     delay = max(1, int(args.connections * 1000 / (rate / 2)))
     half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
@@ -296,7 +321,30 @@ def ingest_line(name: str, app: Any, key: str, port: int, bare_port: int, args: 
     stored, counted, lag = check(app, prefix + "x", acknowledged)
     bare_rate = statistics.median(theirs)
     return (f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={rate / bare_rate:.2f} "
-            f"p99_ms={half['p99_us'] / 1000:.1f} acknowledged={acknowledged} stored={stored} lag_p99_ms={lag:.0f}")
+            f"p99_ms={half['p99_us'] / 1000:.1f} acknowledged={acknowledged} stored={stored} lag_p99_ms={lag:.0f} "
+            f"cpu_ratio={statistics.median(cpu_ratios):.2f}")
+
+
+def wait_counted(engine: Any, timeout: float = 60) -> None:
+    """Until the aggregator has counted everything stored so far."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and aggregate.lag_seconds(engine) > 0:
+        time.sleep(0.05)
+
+
+def database_servers(name: str) -> list[int]:
+    """The PostgreSQL and Redis server processes on this machine, in a PostgreSQL run (their
+    CPU is the beacons' as much as the web workers' is)."""
+    if name != "postgresql":
+        return []
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if stat.read_text().strip() in ("postgres", "redis-server"):
+                found.append(int(stat.parent.name))
+        except OSError:
+            continue
+    return found
 
 
 def history_reads(name: str, url: str, redis_url: str | None, key: str, port: int, bare_port: int,
