@@ -6,7 +6,8 @@ const js = require('@eslint/js');
 const globals = require('globals');
 
 module.exports = [
-  { ignores: ['node_modules/', '.venv/', 'bench/out/'] },
+  // build/: what building a wheel in a checkout leaves (git ignores it too).
+  { ignores: ['node_modules/', '.venv/', 'bench/out/', 'build/'] },
   js.configs.recommended,
   {
     files: ['static/**/*.js', 'widget_server/dashboard/static/**/*.js'],
