@@ -261,7 +261,8 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
             lines += history_reads(name, urls[1], redis_url, key, port, bare_port, args)
         if "events" in args.endpoints:
             web, counter, events_before = cpu_seconds(*workers(server)), cpu_seconds(worker.pid), logged(app)
-            cpu = (lambda: cpu_seconds(*workers(server), worker.pid, *database_servers(name)),
+            servers = database_servers(name)
+            cpu = (lambda: (cpu_seconds(*workers(server)), cpu_seconds(worker.pid), cpu_seconds(*servers)),
                    lambda: cpu_seconds(*workers(bare)))
             lines.insert(0, ingest_line(name, app, key, (port, bare_port), cpu, args))
             stored = logged(app) - events_before
@@ -280,8 +281,8 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
     return lines
 
 
-def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int], cpu: tuple[Callable[[], float], ...],
-                args: argparse.Namespace) -> str:
+def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
+                cpu: tuple[Callable[[], tuple[float, ...]], Callable[[], float]], args: argparse.Namespace) -> str:
     """Beacons at full speed, rounds interleaved with the bare app; then at half that rate for
     the p99; then every acknowledged id looked up, stored and counted.
 
@@ -309,10 +310,11 @@ def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int], cpu: tupl
         mine.append(run["per_s"])
         answered = int(run["requests"] - run["non2xx"])
         acknowledged += answered
-        per_beacon = (mine_cpu() - before) / answered
-        cpu_ratios.append(bare_per_request / per_beacon)
-        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU {per_beacon * 1000:.3f} ms "
-              f"a beacon, bare {bare_per_request * 1000:.3f} ms a request", flush=True)
+        web, counter, servers = ((after - then) * 1000 / answered for after, then in zip(mine_cpu(), before))
+        cpu_ratios.append(bare_per_request * 1000 / (web + counter + servers))
+        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU ms a beacon: web "
+              f"{web:.3f}, aggregator {counter:.3f}, database servers {servers:.3f} (bare: {bare_per_request * 1000:.3f} "
+              f"a request)", flush=True)
     rate = statistics.median(mine)
     delay = max(1, int(args.connections * 1000 / (rate / 2)))
     half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
