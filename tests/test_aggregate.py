@@ -270,28 +270,47 @@ def statuses_by_ip(app: Flask, ids: dict[str, str]) -> dict[str, str]:
     return {ip: status[event_id] for ip, event_id in ids.items()}
 
 
-def test_one_events_marks_sit_together_and_an_earlier_releases_marks_still_count(
-        app: Flask, beacon: BeaconSender, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Marks begin with their visitor, so one event's marks share a page of the index; marks
-    of a release before that (40 hex digits) still make repeats on the day of the upgrade."""
+# How releases before 0009 wrote each mark in ``daily_marks``: before visitor keys, and after.
+EARLIER_FORMS = {"before visitor keys": lambda digested, visitor: digested,
+                 "visitor-keyed": lambda digested, visitor: f"v{visitor[:11]}{digested[:28]}"}
+
+
+def as_an_earlier_release(monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    """This code counting as a release before 0009 did: every mark a row of ``daily_marks``."""
+    monkeypatch.setattr(counting, "MAX_TOKENS", 0)
+    monkeypatch.setattr(counting, "spill_mark", EARLIER_FORMS[form])
+
+
+def tokens_now(app: Flask) -> dict[str, str]:
+    return {row.visitor: row.tokens for row in table_rows(app, "visitor_marks")}
+
+
+@pytest.mark.parametrize("form", EARLIER_FORMS)
+def test_a_visitors_marks_are_one_row_and_an_earlier_releases_marks_still_count(
+        app: Flask, beacon: BeaconSender, monkeypatch: pytest.MonkeyPatch, form: str) -> None:
+    """One event's marks are tokens in its visitor's row of the day; the marks a release before
+    that wrote still make repeats on the day of the upgrade."""
     old_release = create_engine(app.extensions["widget_engine"].url)
     try:
-        monkeypatch.setattr(counting, "mark_of", counting.digest)  # the earlier release's marks
+        as_an_earlier_release(monkeypatch, form)
         assert beacon.send(ip="192.0.2.1").status_code == 204
         assert aggregator.catch_up(old_release) == 1
     finally:
         old_release.dispose()
-    legacy = marks_now(app)
-    assert legacy and all(len(m) == 40 and set(m) <= set("0123456789abcdef") for m in legacy)
+    earlier = marks_now(app)
+    assert len(earlier) >= 5 and not tokens_now(app)
+    assert all(len(m) == 40 and (m < "g" if form == "before visitor keys" else m[0] == "v") for m in earlier)
     monkeypatch.undo()
     ids = {"192.0.2.1": uuid.uuid4().hex, "192.0.2.2": uuid.uuid4().hex}
     for ip, event_id in ids.items():
         assert beacon.send(ip=ip, id=event_id).status_code == 204
     assert aggregate(app) == 2
     assert statuses_by_ip(app, ids) == {"192.0.2.1": "repeat", "192.0.2.2": "counted"}
-    added = marks_now(app) - legacy
+    assert marks_now(app) == earlier  # nothing more in daily_marks
     visitor = next(row.visitor for row in table_rows(app, "events") if row.event_id == ids["192.0.2.2"])
-    assert len(added) >= 5 and all(m.startswith("v" + visitor[:11]) and len(m) == 40 for m in added)
+    tokens = tokens_now(app)
+    assert list(tokens) == [visitor]  # the repeat added none
+    assert len(tokens[visitor]) % counting.TOKEN_LENGTH == 0 and len(tokens[visitor]) >= 5 * counting.TOKEN_LENGTH
     assert shares_counted(app) == 2
 
 
@@ -300,10 +319,10 @@ def test_marks_an_earlier_release_writes_after_an_upgrade_are_seen(
     """During a rolling upgrade an aggregator of the earlier release may count between two
     steps of this one: the day it had found free of such marks is probed again."""
     assert beacon.send(ip="192.0.2.1").status_code == 204
-    assert aggregate(app) == 1  # this process found today's marks all visitor-keyed
+    assert aggregate(app) == 1  # this process found today free of an earlier release's marks
     old_release = create_engine(app.extensions["widget_engine"].url)
     try:
-        monkeypatch.setattr(counting, "mark_of", counting.digest)
+        as_an_earlier_release(monkeypatch, "visitor-keyed")
         assert beacon.send(ip="192.0.2.3").status_code == 204
         assert aggregator.catch_up(old_release) == 1
     finally:
@@ -314,3 +333,27 @@ def test_marks_an_earlier_release_writes_after_an_upgrade_are_seen(
     assert aggregate(app) == 1
     assert statuses_by_ip(app, {"192.0.2.3": again}) == {"192.0.2.3": "repeat"}
     assert shares_counted(app) == 2
+
+
+def test_a_visitor_past_their_tokens_goes_on_in_daily_marks(
+        app: Flask, beacon: BeaconSender, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A visitor's row holds MAX_TOKENS marks; what comes after is a row each in daily_marks,
+    looked up there for the same decisions, in the same batch and in later ones."""
+    monkeypatch.setattr(counting, "MAX_TOKENS", 3)
+    first, again, other = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    assert beacon.send(ip="192.0.2.9", id=first).status_code == 204
+    assert beacon.send(ip="192.0.2.9", id=again).status_code == 204  # the same share: a repeat
+    assert aggregate(app) == 2
+    assert beacon.send(ip="192.0.2.9", id=other, url="https://example.com/post/2").status_code == 204
+    assert beacon.send(ip="192.0.2.9", url="https://example.com/post/2").status_code == 204
+    assert aggregate(app) == 2
+    status = {row.event_id: row.status for row in table_rows(app, "events")}
+    assert [status[first], status[again], status[other]] == ["counted", "repeat", "counted"]
+    assert sorted(status.values()).count("counted") == 2
+    (visitor, tokens), = tokens_now(app).items()
+    assert len(tokens) == 3 * counting.TOKEN_LENGTH
+    spilled = marks_now(app)
+    assert len(spilled) >= 5 and all(m.startswith("w" + visitor[:11]) for m in spilled)
+    with app.app_context(), db.engine().connect() as conn:
+        sharers = conn.execute(text("SELECT sharers FROM daily_uniques WHERE dim = '' AND value = ''")).scalar_one()
+    assert sharers == 1  # one reader, whichever table knew them

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 
 from conftest import BeaconSender, aggregate, table_rows
 from widget_server import db, ingest, upkeep
-from widget_server.models import event_log
+from widget_server.models import daily_marks, event_log, visitor_marks
 
 
 def old_event(beacon: BeaconSender, month: date) -> dict:
@@ -23,6 +23,19 @@ def test_upkeep_makes_the_salts_of_today_and_tomorrow(app: Flask) -> None:
     with app.app_context():
         upkeep.run(db.engine(), app.config, date(2026, 11, 30))
     assert sorted(str(row.day) for row in table_rows(app, "salts")) == ["2026-11-30", "2026-12-01"]
+
+
+def test_upkeep_forgets_the_day_marks_of_both_tables_after_two_days(app: Flask, beacon: BeaconSender) -> None:
+    site = beacon.site.id
+    days = [date(2026, 11, 28), date(2026, 11, 29), date(2026, 11, 30)]
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(insert(daily_marks), [{"site_id": site, "day": day, "mark": f"w{n:039d}"} for n, day in enumerate(days)])
+        conn.execute(insert(visitor_marks), [{"site_id": site, "day": day, "visitor": "c" * 32, "tokens": "0" * 12}
+                                             for day in days])
+    with app.app_context():
+        upkeep.run(db.engine(), app.config, date(2026, 11, 30))
+    for table in ("daily_marks", "visitor_marks"):
+        assert sorted(str(row.day) for row in table_rows(app, table)) == ["2026-11-29", "2026-11-30"], table
 
 
 def test_the_event_log_is_partitioned_by_month_and_old_months_dropped_whole(app: Flask,

@@ -134,8 +134,8 @@ def step(conn: Connection, batch: int = BATCH, clock: Callable[[], float] = time
     return len(found)
 
 
-# Per engine, the (site, day) this process found to hold visitor-keyed marks only
-# (``counting.legacy_days``), with the watermark its last step wrote: a step that reads another
+# Per engine, the (site, day) this process found to hold no marks of an earlier release
+# (``counting.earlier_days``), with the watermark its last step wrote: a step that reads another
 # watermark follows another counter's commit (or its own rolled back) and starts afresh.
 _plain: WeakKeyDictionary[Engine, tuple[int, set[tuple[int, date]]]] = WeakKeyDictionary()
 

@@ -7,7 +7,8 @@ inside its transaction, writes what the beacons mean:
   and the event or action row with its status: ``counted``, ``repeat`` (the same visitor,
   the same page and service, or the same share clicked back, the same day), ``bot`` or
   ``self`` (a click on one's own share);
-- the day's marks that make those repeat decisions, the ``daily_rollups``, the
+- the day's marks that make those repeat decisions (a visitor's as tokens in one row of
+  ``visitor_marks``, see ``Batch.first_time``), the ``daily_rollups``, the
   ``daily_uniques`` (with distinct sharers and visitors) and the ``page_totals``;
 - the title votes: a page's public title is one more than one distinct reader reported; a
   later title that reaches that replaces the earlier one.
@@ -37,7 +38,7 @@ from . import refusals
 from .bulk import Statement, execute, insert_rows, insert_statement, lookup, writing
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
-                     sites, title_votes)
+                     sites, title_votes, visitor_marks)
 from .models import refusals as refusals_table
 from .urls import url_hash
 
@@ -56,21 +57,38 @@ def digest(*parts: object) -> str:
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
-@lru_cache(maxsize=65_536)  # a batch looks each mark up twice: when prefetching, when deciding
-def mark_of(*parts: object) -> str:
-    """The day mark of ``parts``, whose last part is always the visitor: ``v``, the visitor
-    hash's first 11 digits, then 28 of the whole's digest (112 bits, so two marks of one visitor
-    never meet). Keyed by the visitor first, the six or so marks one event adds sit side by side
-    in the marks' index: a batch dirties about one of its pages per event rather than six
-    scattered ones, which on a day's large index are pages written under SQLite's write lock,
-    or full page images in PostgreSQL's WAL after a checkpoint."""
-    return f"{MARK_PREFIX}{str(parts[-1])[:11]}{digest(*parts)[:28]}"
+@lru_cache(maxsize=65_536)  # a batch may look a mark up twice: when prefetching, when deciding
+def parts_digest(*parts: object) -> str:
+    """The digest of a mark's ``parts``, whose last part is always the visitor: its token and
+    its ``daily_marks`` rows are cut from it."""
+    return digest(*parts)
 
 
-# Marks written before visitor keys are 40 hex digits, all below "g"; each day keeps its marks
-# for two days (``visitors.forget_before``), so the days of an upgrade are looked up both ways.
-MARK_PREFIX = "v"
-LEGACY_BELOW = "g"
+# A mark is a token of 12 digits (48 bits: two of one visitor's day never meet) in the visitor's
+# row of the day, for the first MAX_TOKENS of them: an event's six or so marks are one row read
+# and written per visitor of a batch, where they were six index entries of ``daily_marks``
+# (two thirds of the aggregator's CPU under load). A visitor past that (a whole office behind
+# one address, a script) goes on in ``daily_marks``, a row a mark, so that no row grows
+# without bound and none is rewritten at length in every batch.
+TOKEN_LENGTH = 12
+MAX_TOKENS = 256  # 3 KB a row at most
+# ``daily_marks`` rows: ``w``, the visitor hash's first 11 digits, then 28 of the digest (the
+# visitor first, so one visitor's marks sit side by side in the index). Releases before 0009
+# wrote every mark there, ``v`` and the same (before visitor keys: the 40 digits alone, all
+# below "g"); each day keeps its marks two days (``visitors.forget_before``), so on the days of
+# an upgrade the marks are looked up in every form.
+SPILL_PREFIX = "w"
+EARLIER_BELOW = "w"  # marks below this one an earlier release wrote
+
+
+def spill_mark(digested: str, visitor: str) -> str:
+    """The ``daily_marks`` row of a mark past the visitor's tokens."""
+    return f"{SPILL_PREFIX}{visitor[:11]}{digested[:28]}"
+
+
+def earlier_marks(digested: str, visitor: str) -> list[str]:
+    """The ``daily_marks`` rows releases before 0009 wrote for the same mark."""
+    return [f"v{visitor[:11]}{digested[:28]}", digested]
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,11 @@ class Batch:
     pages: dict[tuple[int, str], int] = field(default_factory=dict)
     codes: dict[tuple[int, str], Share] = field(default_factory=dict)
     done: set[tuple[int, str]] = field(default_factory=set)
-    marks: set[tuple[int, date, str]] = field(default_factory=set)  # marks known to exist
-    looked_up: set[tuple[int, date, str]] = field(default_factory=set)  # marks whose existence is known
-    legacy: set[tuple[int, date]] = field(default_factory=set)  # (site, day) holding marks of before visitor keys
+    tokens: dict[tuple[int, date, str], set[str]] = field(default_factory=dict)  # (site, day, visitor) -> tokens
+    changed: set[tuple[int, date, str]] = field(default_factory=set)  # whose tokens the batch added to
+    marks: set[tuple[int, date, str]] = field(default_factory=set)  # daily_marks rows known to exist
+    looked_up: set[tuple[int, date, str]] = field(default_factory=set)  # daily_marks rows whose existence is known
+    earlier: set[tuple[int, date]] = field(default_factory=set)  # (site, day) holding an earlier release's marks
     new_marks: list[dict[str, Any]] = field(default_factory=list)
     new_codes: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -112,16 +132,34 @@ class Batch:
         return self.pages[(row.site_id, self.hashes[row.url])]
 
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
-        """True the first time this day that this combination is seen for the site."""
-        keys = [(site_id, day, mark) for mark in marks_of(parts, (site_id, day) in self.legacy)]
-        unknown = [key for key in keys if key not in self.looked_up]
-        if unknown:  # not foreseen by the prefetch (never expected: a safety net)
-            self.looked_up.update(unknown)
-            self.marks.update(existing_marks(self.conn, set(unknown)))
-        if any(key in self.marks for key in keys):
+        """True the first time this day that this combination is seen for the site: its token
+        is not in the visitor's row, nor (past the visitor's tokens, or on the day of an
+        upgrade) its row in ``daily_marks``."""
+        visitor = str(parts[-1])
+        who = (site_id, day, visitor)
+        tokens = self.tokens.get(who)
+        if tokens is None:  # not foreseen by the prefetch (never expected: a safety net)
+            tokens = self.tokens[who] = visitors_tokens(self.conn, {who})[who]
+        digested = parts_digest(*parts)
+        token = digested[:TOKEN_LENGTH]
+        if token in tokens:
             return False
-        self.marks.add(keys[0])
-        self.new_marks.append({"site_id": site_id, "day": day, "mark": keys[0][2]})
+        full = len(tokens) >= MAX_TOKENS
+        if full or (site_id, day) in self.earlier:
+            keys = [(site_id, day, mark) for mark in marks_of(digested, visitor, (site_id, day) in self.earlier)]
+            unknown = [key for key in keys if key not in self.looked_up]
+            if unknown:  # a visitor who filled their row in this batch
+                self.looked_up.update(unknown)
+                self.marks.update(existing_marks(self.conn, set(unknown)))
+            if any(key in self.marks for key in keys):
+                return False
+        if full:
+            mark = spill_mark(digested, visitor)
+            self.marks.add((site_id, day, mark))
+            self.new_marks.append({"site_id": site_id, "day": day, "mark": mark})
+        else:
+            tokens.add(token)
+            self.changed.add(who)
         return True
 
     def bump(self, site_id: int, day: date, page: int, service: str, referrer: str, action: str,
@@ -150,7 +188,7 @@ def add(rows: dict[tuple[Any, ...], dict[str, int]], key: tuple[Any, ...], count
 def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime,
                 plain: set[tuple[int, date]] | None = None) -> None:
     """Count ``rows`` (event-log rows, in id order) into the derived tables. ``plain``: the
-    (site, day) known to hold only visitor-keyed marks, which this adds to (see ``legacy_days``)."""
+    (site, day) known to hold no marks of an earlier release, which this adds to (see ``earlier_days``)."""
     batch = Batch(conn, now)
     prefetch(batch, rows, set() if plain is None else plain)
     for row in rows:
@@ -219,37 +257,54 @@ def load_pages(batch: Batch, wanted: set[tuple[int, str]]) -> None:
 
 
 def load_marks(batch: Batch, rows: Sequence[Row[Any]], plain: set[tuple[int, date]]) -> None:
-    """Which of the marks this batch may look up exist already: one query."""
+    """The tokens of the batch's visitors (one query), and the ``daily_marks`` rows the batch
+    may look up (one more, for visitors past their tokens and on the days of an upgrade).
+    Bots decide nothing by marks."""
+    counted = [(row, utc(row.created_at).date()) for row in rows if row.site_id in batch.sites and not row.bot]
+    batch.tokens = visitors_tokens(batch.conn, {(row.site_id, day, row.visitor) for row, day in counted})
+    days = {(row.site_id, day) for row, day in counted} - plain
+    batch.earlier = earlier_days(batch.conn, days)
+    plain.update(days - batch.earlier)
+    slow = [(row, day) for row, day in counted
+            if (row.site_id, day) in batch.earlier or len(batch.tokens[(row.site_id, day, row.visitor)]) >= MAX_TOKENS]
     wanted: set[tuple[int, date, str]] = set()
-    predicted = predicted_shares(batch, rows)
-    days = {(row.site_id, utc(row.created_at).date()) for row in rows if row.site_id in batch.sites} - plain
-    batch.legacy = legacy_days(batch.conn, days)
-    plain.update(days - batch.legacy)
-    for row in rows:
-        if row.site_id in batch.sites:
-            day = utc(row.created_at).date()
-            legacy = (row.site_id, day) in batch.legacy
+    if slow:
+        predicted = predicted_shares(batch, rows)
+        for row, day in slow:
+            earlier = (row.site_id, day) in batch.earlier
             wanted.update((row.site_id, day, mark) for parts in candidate_marks(batch, row, predicted)
-                          for mark in marks_of(parts, legacy))
+                          for mark in marks_of(parts_digest(*parts), row.visitor, earlier))
     if wanted:
         batch.marks = existing_marks(batch.conn, wanted)
     batch.looked_up = wanted
 
 
-def marks_of(parts: tuple[object, ...], legacy: bool) -> list[str]:
-    """The mark of ``parts``, and on a day of an upgrade its mark of before visitor keys."""
-    return [mark_of(*parts), digest(*parts)] if legacy else [mark_of(*parts)]
+def visitors_tokens(conn: Connection, wanted: set[tuple[int, date, str]]) -> dict[tuple[int, date, str], set[str]]:
+    """The tokens of each (site, day, visitor) of ``wanted`` (an empty set for a visitor new today)."""
+    found: dict[tuple[int, date, str], set[str]] = {key: set() for key in wanted}
+    for r in lookup(conn, visitor_marks, ("site_id", "day", "visitor"), wanted, ("site_id", "day", "visitor", "tokens")):
+        text = str(r.tokens)
+        found[(int(r.site_id), r.day, str(r.visitor))] = {text[i:i + TOKEN_LENGTH]
+                                                         for i in range(0, len(text), TOKEN_LENGTH)}
+    return found
 
 
-def legacy_days(conn: Connection, days: set[tuple[int, date]]) -> set[tuple[int, date]]:
-    """Which of these (site, day) hold marks of before visitor keys: one probe each, at the
+def marks_of(digested: str, visitor: str, earlier: bool) -> list[str]:
+    """The ``daily_marks`` rows of a mark: past the visitor's tokens, and on a day of an
+    upgrade the forms of the releases before."""
+    return [spill_mark(digested, visitor), *earlier_marks(digested, visitor)] if earlier else \
+        [spill_mark(digested, visitor)]
+
+
+def earlier_days(conn: Connection, days: set[tuple[int, date]]) -> set[tuple[int, date]]:
+    """Which of these (site, day) hold marks an earlier release wrote: one probe each, at the
     start of the site's and day's marks in their index. The aggregator remembers the answers
     that are no (``aggregate.step``) for as long as no other counter counted in between: only
     a counter of an earlier release, during a rolling upgrade, writes such marks."""
     found = set()
     for site_id, day in days:
         query = select(daily_marks.c.mark).where(daily_marks.c.site_id == site_id, daily_marks.c.day == day,
-                                                 daily_marks.c.mark < LEGACY_BELOW).limit(1)
+                                                 daily_marks.c.mark < EARLIER_BELOW).limit(1)
         if conn.execute(query).first() is not None:
             found.add((site_id, day))
     return found
@@ -444,6 +499,9 @@ def write(batch: Batch) -> None:
     statements = [insert_statement(conn.dialect, table, rows) for table, rows in (
         (daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
         (actions, batch.actions))]
+    statements.append(insert_statement(conn.dialect, visitor_marks, [
+        {"site_id": site_id, "day": day, "visitor": visitor, "tokens": "".join(batch.tokens[(site_id, day, visitor)])}
+        for site_id, day, visitor in sorted(batch.changed)], ("site_id", "day", "visitor"), replaced=("tokens",)))
     statements.append(add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups))
     statements.append(add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques))
     totals = {key: {"shares": n} for key, n in batch.totals.items()}

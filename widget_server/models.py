@@ -242,8 +242,19 @@ actions = Table(
     Index("ix_actions_site_day", "site_id", "day"),
 )
 
-# What was already seen today (a repeat share, a visitor already counted as unique); kept two
-# days, like the salts that make the hashes in it meaningless afterwards.
+# What was already seen today (a repeat share, a visitor already counted as unique), kept two
+# days like the salts that make the hashes in it meaningless afterwards: a visitor's first
+# ``counting.MAX_TOKENS`` things of a day as tokens in one row of ``visitor_marks``, anything
+# past that (and what releases before 0009 wrote) as one row each in ``daily_marks``.
+visitor_marks = Table(
+    "visitor_marks",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("visitor", String(32), primary_key=True),
+    Column("tokens", Text, nullable=False),
+)
+
 daily_marks = Table(
     "daily_marks",
     Base.metadata,

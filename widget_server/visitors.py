@@ -22,7 +22,7 @@ from crawlerdetect import CrawlerDetect
 from sqlalchemy import Connection, Engine, delete, select
 
 from .db import dialect_insert
-from .models import daily_marks, salts, sites
+from .models import daily_marks, salts, sites, visitor_marks
 
 KEEP_DAYS = 2
 _salts: dict[tuple[int, date], str] = {}  # (id of the engine, day) -> salt; this process's copy
@@ -52,13 +52,14 @@ def daily_salt(engine: Engine, day: date) -> str:
 
 
 def forget_before(conn: Connection, day: date) -> None:
-    """Delete the salts and the day marks older than ``day``.
+    """Delete the salts and the day marks (both tables) older than ``day``.
 
     The marks go site by site: their key begins with the site, so each site's old days are
     found through it, where ``day < ?`` alone read every mark of the two days kept, every
     minute, holding SQLite's write lock meanwhile (a site's marks go with it: cascade)."""
     conn.execute(delete(salts).where(salts.c.day < day))
-    conn.execute(delete(daily_marks).where(daily_marks.c.site_id.in_(select(sites.c.id)), daily_marks.c.day < day))
+    for table in (daily_marks, visitor_marks):
+        conn.execute(delete(table).where(table.c.site_id.in_(select(sites.c.id)), table.c.day < day))
 
 
 def visitor_hash(salt: str, site_id: int, ip: str, user_agent: str) -> str:
