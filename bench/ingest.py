@@ -261,8 +261,7 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
             lines += history_reads(name, urls[1], redis_url, key, port, bare_port, args)
         if "events" in args.endpoints:
             web, counter, events_before = cpu_seconds(*workers(server)), cpu_seconds(worker.pid), logged(app)
-            servers = database_servers(name)
-            cpu = (lambda: (cpu_seconds(*workers(server)), cpu_seconds(worker.pid), cpu_seconds(*servers)),
+            cpu = (lambda: (cpu_seconds(*workers(server)), cpu_seconds(worker.pid), servers_cpu(name)),
                    lambda: cpu_seconds(*workers(bare)))
             lines.insert(0, ingest_line(name, app, key, (port, bare_port), cpu, args))
             stored = logged(app) - events_before
@@ -282,7 +281,8 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
 
 
 def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
-                cpu: tuple[Callable[[], tuple[float, ...]], Callable[[], float]], args: argparse.Namespace) -> str:
+                cpu: tuple[Callable[[], tuple[float, float, dict[int, float]]], Callable[[], float]],
+                args: argparse.Namespace) -> str:
     """Beacons at full speed, rounds interleaved with the bare app; then at half that rate for
     the p99; then every acknowledged id looked up, stored and counted.
 
@@ -310,7 +310,9 @@ def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
         mine.append(run["per_s"])
         answered = int(run["requests"] - run["non2xx"])
         acknowledged += answered
-        web, counter, servers = ((after - then) * 1000 / answered for after, then in zip(mine_cpu(), before))
+        (web, counter, servers), (web_then, counter_then, servers_then) = mine_cpu(), before
+        web, counter = (web - web_then) * 1000 / answered, (counter - counter_then) * 1000 / answered
+        servers = sum(used - servers_then.get(pid, 0.0) for pid, used in servers.items()) * 1000 / answered
         cpu_ratios.append(bare_per_request * 1000 / (web + counter + servers))
         print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU ms a beacon: web "
               f"{web:.3f}, aggregator {counter:.3f}, database servers {servers:.3f} (bare: {bare_per_request * 1000:.3f} "
@@ -334,18 +336,19 @@ def wait_counted(engine: Any, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def database_servers(name: str) -> list[int]:
-    """The PostgreSQL and Redis server processes on this machine, in a PostgreSQL run (their
-    CPU is the beacons' as much as the web workers' is)."""
+def servers_cpu(name: str) -> dict[int, float]:
+    """The CPU time used so far by each PostgreSQL and Redis server process on this machine, in
+    a PostgreSQL run (their CPU is the beacons' as much as the web workers' is); a backend
+    started since the last reading counts from zero."""
     if name != "postgresql":
-        return []
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/comm"):
+        return {}
+    found = {}
+    for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            if stat.read_text().strip() in ("postgres", "redis-server"):
-                found.append(int(stat.parent.name))
-        except OSError:
-            continue
+            if comm.read_text().strip() in ("postgres", "redis-server"):
+                found[int(comm.parent.name)] = cpu_seconds(int(comm.parent.name))
+        except (OSError, ValueError):
+            continue  # gone meanwhile
     return found
 
 
