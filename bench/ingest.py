@@ -20,7 +20,8 @@ trusted proxy, a site limit that does not bind and the in-server aggregator off,
   the aggregator used, per event stored from the warm-up on, is printed too: the load of
   a shared machine moves it much less than the rates. Each round also reads both sides' CPU
   (``cpu_ratio``: the bare app's workers' CPU per request over Sharebar's per beacon, its
-  workers, the aggregator and, on PostgreSQL, the database and Redis servers; wrk left out).
+  workers, the aggregator and, on PostgreSQL, the database and Redis servers; wrk left out),
+  and the next round starts once the aggregator has counted this one.
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
 [--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
@@ -205,9 +206,7 @@ def history(app: Any, site_id: int, size: int) -> None:
 def check(app: Any, prefix: str, acknowledged: int, timeout: float = 120) -> tuple[int, int, float]:
     """Wait for the aggregator; (stored, counted, lag p99 ms) of this run's ids."""
     engine = app.extensions["widget_engine"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and aggregate.lag_seconds(engine) > 0:
-        time.sleep(0.5)
+    wait_counted(engine, timeout)
     with engine.connect() as conn:
         stored = set(conn.scalars(select(event_log.c.event_id).where(event_log.c.event_id.like(f"{prefix}%"))))
         rows = conn.execute(select(events.c.event_id, events.c.created_at, events.c.counted_at)
@@ -330,7 +329,7 @@ def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
 
 
 def wait_counted(engine: Any, timeout: float = 60) -> None:
-    """Until the aggregator has counted everything stored so far."""
+    """Until the aggregator has counted everything stored so far (or ``timeout`` seconds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and aggregate.lag_seconds(engine) > 0:
         time.sleep(0.05)
