@@ -144,9 +144,9 @@ class Batch:
         token = digested[:TOKEN_LENGTH]
         if token in tokens:
             return False
-        full = len(tokens) >= MAX_TOKENS
-        if full or (site_id, day) in self.earlier:
-            keys = [(site_id, day, mark) for mark in marks_of(digested, visitor, (site_id, day) in self.earlier)]
+        full, earlier = len(tokens) >= MAX_TOKENS, (site_id, day) in self.earlier
+        if full or earlier:
+            keys = [(site_id, day, mark) for mark in marks_of(digested, visitor, earlier)]
             unknown = [key for key in keys if key not in self.looked_up]
             if unknown:  # a visitor who filled their row in this batch
                 self.looked_up.update(unknown)
@@ -292,8 +292,7 @@ def visitors_tokens(conn: Connection, wanted: set[tuple[int, date, str]]) -> dic
 def marks_of(digested: str, visitor: str, earlier: bool) -> list[str]:
     """The ``daily_marks`` rows of a mark: past the visitor's tokens, and on a day of an
     upgrade the forms of the releases before."""
-    return [spill_mark(digested, visitor), *earlier_marks(digested, visitor)] if earlier else \
-        [spill_mark(digested, visitor)]
+    return [spill_mark(digested, visitor), *(earlier_marks(digested, visitor) if earlier else [])]
 
 
 def earlier_days(conn: Connection, days: set[tuple[int, date]]) -> set[tuple[int, date]]:
