@@ -132,8 +132,10 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
 def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answer() -> None:
     limiter = limits.Limiter(REDIS_URL, f"t{uuid.uuid4().hex}", Limit.parse("3/minute"), Limit.parse("100/minute"))
     runs: list[int] = []
-    check_many = limiter.checks.work
-    limiter.checks.work = lambda beacons: runs.append(len(beacons)) or check_many(beacons)
+    check_many, running = limiter.checks.work, threading.Event()
+    # The first run (another reader's beacon) is held until the six have queued, as under load.
+    limiter.checks.work = lambda beacons: runs.append(len(beacons)) or (
+        len(runs) == 1 and running.wait(5)) or check_many(beacons)
     answers: list[str] = [""] * 6
 
     def beacon(n: int) -> None:
@@ -143,17 +145,59 @@ def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answe
         except RateLimited as refused:
             answers[n] = f"refused {refused.retry_after > 0}"
 
-    limiter.checks._lead.acquire()  # a run in progress: the six queue behind it, as under load
+    first = threading.Thread(target=limiter.check, args=(1, "198.51.100.1", "first"))
+    first.start()
+    while not runs:
+        time.sleep(0.001)
     threads = [threading.Thread(target=beacon, args=(n,)) for n in range(6)]
     for n, thread in enumerate(threads):
         thread.start()
         while len(limiter.checks._queue) <= n:  # queued in this order
             time.sleep(0.001)
-    limiter.checks._lead.release()
-    for thread in threads:
+    running.set()
+    for thread in [first, *threads]:
         thread.join(5)
-    assert runs == [6]
+    assert runs == [1, 6]  # the six waited for the run before theirs, then went in one
     assert answers == ["accepted"] * 3 + ["refused True"] * 3  # the reader's limit, beacon by beacon, in order
+
+
+def test_a_caller_whose_result_is_in_does_not_wait_for_the_next_run() -> None:
+    """Runs of a group follow one another; each caller returns when its own run ends."""
+    gates = {item: threading.Event() for item in "abd"}  # each run is held until its gate opens
+    runs: list[list[str]] = []
+
+    def work(items: list[str]) -> list[str]:
+        runs.append(items)
+        gates[items[0]].wait(5)
+        return [item.upper() for item in items]
+
+    group: groups.Group[str, str] = groups.Group(work, 10)
+    answers: dict[str, str] = {}
+    callers = {item: threading.Thread(target=lambda i=item: answers.setdefault(i, group.call(i, 5.0))) for item in "abcde"}
+
+    def start(items: str, runs_then: int) -> None:  # they queue while the run before theirs is held
+        for item in items:
+            callers[item].start()
+            while item not in [queued.item for queued in group._queue] and len(runs) < runs_then:
+                time.sleep(0.001)
+
+    start("a", 1)
+    while not runs:
+        time.sleep(0.001)
+    start("bc", 2)
+    gates["a"].set()
+    while len(runs) < 2:
+        time.sleep(0.001)
+    start("de", 3)
+    gates["b"].set()
+    while len(runs) < 3:
+        time.sleep(0.001)
+    callers["c"].join(5)  # its run is over, the run of d and e is still held
+    assert runs == [["a"], ["b", "c"], ["d", "e"]] and answers == {"a": "A", "b": "B", "c": "C"}
+    gates["d"].set()
+    for caller in callers.values():
+        caller.join(5)
+    assert answers == {item: item.upper() for item in "abcde"}
 
 
 def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> None:
@@ -167,7 +211,19 @@ def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> Non
 
     group: groups.Group[int, int] = groups.Group(work, 10)
     assert group.call(4, 1.0) == 8
-    group._lead.acquire()
+    running, taken = threading.Event(), []
+
+    def held(items: list[int]) -> list[int]:  # the run of 1 is held up until the others queued
+        taken.append(items)
+        if items == [1]:
+            running.wait(5)
+        return work(items)
+
+    group.work = held
+    first = threading.Thread(target=group.call, args=(1, 5.0))
+    first.start()
+    while not taken:
+        time.sleep(0.001)
     with pytest.raises(groups.Late):
         group.call(5, 0.05)  # nobody ran it in time
     failures: list[Exception] = []
@@ -177,8 +233,8 @@ def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> Non
         thread.start()
         while len(group._queue) <= n:
             time.sleep(0.001)
-    group._lead.release()
-    for thread in threads:
+    running.set()
+    for thread in [first, *threads]:
         thread.join(5)
-    assert calls == [[4], [12, 13]]  # 5 was forgotten when its caller gave up
+    assert calls == [[4], [1], [12, 13]]  # 5 was forgotten when its caller gave up
     assert len(failures) == 2 and all(str(f) == "unlucky" for f in failures)
