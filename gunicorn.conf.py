@@ -29,9 +29,15 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-# Processes: two per CPU plus one (gunicorn's rule of thumb), so that a worker busy with
-# CPU work or a SQLite query leaves others to answer. Connections per worker: greenlets.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cpus() + 1))
+# Processes: one per CPU, and two at least, so that a worker busy with CPU work or a SQLite
+# query leaves another to answer. gunicorn's rule of thumb, two per CPU plus one, is for sync
+# workers, which serve one request each: a gevent worker serves all its connections at once.
+# More processes than CPUs only take turns on them, and spread the same requests thinner, so
+# fewer of them share a commit or a Redis round trip (``groups.py``). On 2 CPUs, 2 workers
+# answered 20-50% more requests a second than 5, for Sharebar's beacons on SQLite and on
+# PostgreSQL and for a bare Flask app alike (``bench/ingest.py --workers``, bench/README.md).
+# Connections per worker: greenlets.
+workers = int(os.environ.get("WEB_CONCURRENCY", max(2, _cpus())))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", 1000))
 
 # Seconds. keepalive bounds idle kept-alive connections and the reading of a request head;

@@ -2,7 +2,7 @@
 
 For each database (SQLite; PostgreSQL with Redis when ``--postgres URL`` is given), it starts
 Sharebar and the bare app of ``bench/bare.py`` under the production settings,
-``gunicorn -c gunicorn.conf.py`` (its gevent worker class, its worker count of 2 x CPUs + 1,
+``gunicorn -c gunicorn.conf.py`` (its gevent worker class, its worker count of one per CPU,
 keepalive and access log; ``--workers`` sets ``WEB_CONCURRENCY`` for both), Sharebar with one
 trusted proxy, a site limit that does not bind and the in-server aggregator off, plus
 ``widget-server aggregate`` beside it. Each server is warmed until two runs agree. Then:
