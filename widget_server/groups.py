@@ -11,7 +11,7 @@ the wake-ups of the process on the other end, cost more than the work they carry
 The callers whose results are in must not queue behind the next run to learn it. They once
 waited for the lead itself, each taking it in turn to find its result there: those answers
 went out one at a time, the next requests arrived one at a time, and a group was 1.2 beacons
-on average under ``bench/ingest.py``.
+on average on SQLite under ``bench/ingest.py``.
 
 Under gunicorn's gevent workers the callers are greenlets of one thread. The leader first
 yields once, so that the greenlets ready to run reach the group and queue their items, then
