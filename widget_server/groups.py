@@ -45,9 +45,8 @@ def greened() -> bool:
 @dataclass(eq=False)
 class Pending(Generic[Item, Result]):
     item: Item
-    woken: threading.Event = field(default_factory=threading.Event)  # finished, or given the lead
-    finished: bool = False
-    leads: bool = False
+    woken: threading.Event = field(default_factory=threading.Event)  # its run is over, or it leads
+    leads: bool = False  # only an item still queued is given the lead, so a leader's run is to come
     result: Result | None = None
     error: Exception | None = None
 
@@ -78,14 +77,14 @@ class Group(Generic[Item, Result]):
                 if not pending.leads:  # not handed the lead meanwhile: give up, unrun if still queued
                     self._queue = [queued for queued in self._queue if queued is not pending]
                     raise Late(f"no result within {timeout} s")
-        if not pending.finished:  # it leads, and its item is the first queued
+        if pending.leads:  # its item is the first queued
             try:
                 self._run_queued()
             finally:
                 self._hand_on()
         if pending.error is not None:
             raise pending.error
-        return pending.result  # type: ignore[return-value]  # set with finished
+        return pending.result  # type: ignore[return-value]  # set by its run
 
     def _hand_on(self) -> None:
         """The lead to the oldest item queued meanwhile, or to whoever comes next."""
@@ -101,13 +100,11 @@ class Group(Generic[Item, Result]):
             time.sleep(0)  # gevent's: the other ready greenlets queue their items first
         with self._queue_lock:
             batch, self._queue = self._queue[:self.most], self._queue[self.most:]
+        error: Exception | None = None
         try:
-            results = self.work([pending.item for pending in batch])
+            results: Sequence[Result | None] = self.work([pending.item for pending in batch])
         except Exception as exc:  # noqa: BLE001  # the callers decide what it means
-            for pending in batch:
-                pending.error, pending.finished = exc, True
-                pending.woken.set()
-            return
+            results, error = [None] * len(batch), exc
         for pending, result in zip(batch, results, strict=True):
-            pending.result, pending.finished = result, True
+            pending.result, pending.error = result, error
             pending.woken.set()
