@@ -8,12 +8,16 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from sqlalchemy import select
+
 from conftest import BeaconSender, make_app, register
-from widget_server import groups, limits
+from widget_server import db, groups, limits
+from widget_server.models import event_log
 from widget_server.limits import Limit, MemoryLimiter, RateLimited, reader_address
 
 REDIS_URL = os.environ.get("WIDGET_TEST_REDIS_URL")
@@ -44,6 +48,65 @@ def test_replayed_event_ids_cost_nothing_from_the_site_budget(tmp_path: Any, dat
         assert beacon.post(stored, ip=f"198.51.100.{n % 4}", headers={"User-Agent": AGENTS[n]}).status_code == 204
     readers = [beacon.send(ip=f"192.0.2.{n}").status_code for n in range(5)]
     assert readers == [204, 204, 204, 204, 429]  # the replay took one of the five
+
+
+@pytest.mark.parametrize("redis_url", BACKENDS)
+def test_a_replay_of_a_beacon_the_worker_remembers_still_costs_its_reader(tmp_path: Any, database_url: str,
+                                                                          redis_url: str | None) -> None:
+    """The writer answers a beacon it stored lately without the database, not without the limits."""
+    beacon = sender(tmp_path, database_url, redis_url, RATE_LIMIT_VISITOR="3/minute")
+    stored = json.dumps(beacon.body(id="remembered-0123456789"))
+    assert [beacon.post(stored).status_code for _ in range(5)] == [204, 204, 204, 429, 429]
+    assert beacon.send(ip="192.0.2.50").status_code == 204  # another reader is not affected
+
+
+@pytest.mark.parametrize("redis_url", BACKENDS)
+def test_one_write_run_checks_its_beacons_limits_and_stores_only_those_admitted(
+        tmp_path: Any, database_url: str, redis_url: str | None) -> None:
+    """Concurrent beacons are checked and written in one run of the writer's group, each with
+    its own answer: a refused one is answered 429 and stored nowhere."""
+    beacon = sender(tmp_path, database_url, redis_url, RATE_LIMIT_VISITOR="3/minute")
+    app = beacon.client.application
+    statuses = [0] * 6
+
+    def send(n: int) -> None:
+        statuses[n] = beacon.send(ip="192.0.2.7", id=f"grouped-{n}-0123456789").status_code
+
+    runs = behind_a_held_run(app.extensions["widget_writer"]._group,
+                             lambda: beacon.send(ip="198.51.100.1", id="another-reader-0123456"),
+                             [lambda n=n: send(n) for n in range(6)])
+    assert runs == [1, 6]  # the six waited for the run before theirs, then went in one
+    assert statuses == [204] * 3 + [429] * 3  # the reader's limit, beacon by beacon, in order
+    with app.app_context(), db.engine().connect() as conn:
+        stored = set(conn.scalars(select(event_log.c.event_id)))
+    assert stored == {"another-reader-0123456", *(f"grouped-{n}-0123456789" for n in range(3))}
+
+
+def behind_a_held_run(group: groups.Group[Any, Any], first: Callable[[], Any], calls: list[Callable[[], Any]]) -> list[int]:
+    """Call ``first`` and hold its run of ``group`` until ``calls`` (each in a thread) have
+    queued behind it in their order, as under load; the sizes of the runs made."""
+    work, runs, running = group.work, [], threading.Event()
+
+    def held(items: list[Any]) -> Any:
+        runs.append(len(items))
+        if len(runs) == 1:
+            running.wait(5)
+        return work(items)
+
+    group.work = held
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    while not runs:
+        time.sleep(0.001)
+    for n, call in enumerate(calls):
+        threads.append(threading.Thread(target=call))
+        threads[-1].start()
+        while len(group._queue) <= n:  # queued in this order
+            time.sleep(0.001)
+    running.set()
+    for thread in threads:
+        thread.join(5)
+    return runs
 
 
 def test_ipv6_readers_are_limited_by_their_64() -> None:
@@ -91,7 +154,7 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
         return 0, 0
 
     def run(script: Any) -> bool:
-        return limiter._run(script)
+        return limiter._run(script) is not None
 
     def answered_after_it_went(**_: Any) -> Any:
         assert run(down) is False  # another call meets the outage while this one is in flight
@@ -131,11 +194,6 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
 @pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")
 def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answer() -> None:
     limiter = limits.Limiter(REDIS_URL, f"t{uuid.uuid4().hex}", Limit.parse("3/minute"), Limit.parse("100/minute"))
-    runs: list[int] = []
-    check_many, running = limiter.checks.work, threading.Event()
-    # The first run (another reader's beacon) is held until the six have queued, as under load.
-    limiter.checks.work = lambda beacons: runs.append(len(beacons)) or (
-        len(runs) == 1 and running.wait(5)) or check_many(beacons)
     answers: list[str] = [""] * 6
 
     def beacon(n: int) -> None:
@@ -145,18 +203,8 @@ def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answe
         except RateLimited as refused:
             answers[n] = f"refused {refused.retry_after > 0}"
 
-    first = threading.Thread(target=limiter.check, args=(1, "198.51.100.1", "first"))
-    first.start()
-    while not runs:
-        time.sleep(0.001)
-    threads = [threading.Thread(target=beacon, args=(n,)) for n in range(6)]
-    for n, thread in enumerate(threads):
-        thread.start()
-        while len(limiter.checks._queue) <= n:  # queued in this order
-            time.sleep(0.001)
-    running.set()
-    for thread in [first, *threads]:
-        thread.join(5)
+    runs = behind_a_held_run(limiter.checks, lambda: limiter.check(1, "198.51.100.1", "first"),
+                             [lambda n=n: beacon(n) for n in range(6)])
     assert runs == [1, 6]  # the six waited for the run before theirs, then went in one
     assert answers == ["accepted"] * 3 + ["refused True"] * 3  # the reader's limit, beacon by beacon, in order
 

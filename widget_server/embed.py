@@ -273,13 +273,15 @@ def store_beacon(arrival: Arrival) -> None:
     check_origin(site, arrival.origin)
     settings = sites.bar_settings(site)
     actor = action_actor(site, settings, beacon)
-    limits.check_beacon(site.id, arrival.address, beacon.event_id)
+    limited: limits.Beacon | None = (site.id, arrival.address, beacon.event_id)  # checked with the write
     address_bar = bool(settings["address_bar"])
     if beacon.type == "clickback" and beacon.code:
+        limits.check_beacon(site.id, arrival.address, beacon.event_id)  # before a made-up code costs a lookup
+        limited = None
         with db.engine().connect() as conn:
             ingest.check_code(conn, site.id, beacon.code, address_bar)
     row = ingest.log_row(site.id, beacon, reader(site.id, arrival), address_bar, actor)
-    ingest.writer().store(row)
+    ingest.writer().store(row, limited)
     refusals.seen(site.id, beacon.url)
 
 

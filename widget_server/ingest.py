@@ -184,8 +184,10 @@ def referrer_host(raw: object) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """This process's group-commit writer into the event log."""
-    app.extensions["widget_writer"] = Writer(app.extensions["widget_engine"], float(app.config["BEACON_TIMEOUT"]))
+    """This process's group-commit writer into the event log (after ``limits.init_app``: it
+    checks the beacons' limits in its runs)."""
+    app.extensions["widget_writer"] = Writer(app.extensions["widget_engine"], app.extensions["widget_limiter"],
+                                             float(app.config["BEACON_TIMEOUT"]))
 
 
 def writer() -> Writer:

@@ -30,7 +30,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,9 @@ if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 if n > tonumber(ARGV[1]) then return {1, redis.call('TTL', KEYS[1])} end
 return {0, 0}
 """
+
+
+Beacon = tuple[int, str, str]  # what a beacon's limits count by: its site id, client address and event id
 
 
 class RateLimited(Problem):
@@ -179,7 +182,7 @@ class Limiter:
         self.redis: Any = None
         self.script: Any = None
         self.hit_script: Any = None
-        self.checks: Group[list[str], tuple[int, int]] = Group(self._check_many, MAX_CHECKS)
+        self.checks: Group[Beacon, RateLimited | None] = Group(self.check_many, MAX_CHECKS)
         self.check_args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
                            max(SEEN_SECONDS, site_limit.seconds)]  # CHECK_SCRIPT's ARGV
         self.healthy: bool | None = None
@@ -195,59 +198,88 @@ class Limiter:
             self.healthy = True
 
     def check(self, site_id: int, address: str, event_id: str) -> None:
-        """Count a beacon against both limits.
+        """Count one beacon against both limits: with Redis, in one script run with the beacons
+        other requests of this process check at the same moment (``groups``).
 
         :raise RateLimited: one of them is used up (with the seconds until it frees).
         """
-        reader_limit, site_limit = self.reader_limit, self.site_limit
-        reader = f"r:{site_id}:{reader_address(address)}"
-        site, event = f"s:{site_id}", f"e:{site_id}:{event_id}"
-        if self.redis is not None and (self.healthy or time.monotonic() >= self._retry_at):
-            if self._check_redis(reader, site, event, reader_limit, site_limit):
-                return
-        self.memory.check(reader, site, event, reader_limit, site_limit)
+        beacon = (site_id, address, event_id)
+        refused = None
+        if self._redis_usable():
+            try:
+                refused = self.checks.call(beacon, GROUP_TIMEOUT_SECONDS)
+            except Late:  # the run before it is stuck: its own failure tells the health
+                refused = self._in_memory(beacon)
+        else:
+            refused = self._in_memory(beacon)
+        if refused is not None:
+            raise refused
+
+    def check_many(self, beacons: Sequence[Beacon]) -> list[RateLimited | None]:
+        """Count beacons against both limits, in their order, with one script run (one round
+        trip) in Redis, or in memory when Redis is not set or does not answer: for each, None
+        when it is within them, else its refusal. The writer checks the beacons of a group
+        commit so (``writer.Writer.store``), in the same run as their insert."""
+        if self._redis_usable():
+            now = int(time.time())
+            keys = [key for beacon in beacons for key in self._redis_keys(beacon, now)]
+            answer = self._run(lambda: self.script(keys=keys, args=self.check_args))
+            if answer is not None:
+                return [RateLimited(max(1, int(answer[n + 1]))) if int(answer[n]) else None
+                        for n in range(0, len(answer), 2)]
+        return [self._in_memory(beacon) for beacon in beacons]
 
     def hit(self, key: str, limit: Limit) -> None:
         """Count one request against ``limit`` for ``key``.
 
         :raise RateLimited: the limit is used up (with the seconds until it frees).
         """
-        if self.redis is not None and (self.healthy or time.monotonic() >= self._retry_at):
+        if self._redis_usable():
             keys = [f"{self.prefix}:h:{key}:{int(time.time()) // limit.seconds}"]
-            if self._run(lambda: self.hit_script(keys=keys, args=[limit.amount, limit.seconds])):
+            answer = self._run(lambda: self.hit_script(keys=keys, args=[limit.amount, limit.seconds]))
+            if answer is not None:
+                refused, left = answer
+                if int(refused):
+                    raise RateLimited(max(1, int(left)))
                 return
         self.memory.hit(key, limit)
 
-    def _check_redis(self, reader: str, site: str, event: str, reader_limit: Limit, site_limit: Limit) -> bool:
-        """True when Redis answered (and the beacon is within the limits)."""
-        now = int(time.time())
-        keys = [f"{self.prefix}:{reader}:{now // reader_limit.seconds}",
-                f"{self.prefix}:{site}:{now // site_limit.seconds}", f"{self.prefix}:{event}"]
-        return self._run(lambda: self.checks.call(keys, GROUP_TIMEOUT_SECONDS))
+    def _redis_usable(self) -> bool:
+        return self.redis is not None and bool(self.healthy or time.monotonic() >= self._retry_at)
 
-    def _check_many(self, beacons: list[list[str]]) -> list[tuple[int, int]]:
-        """The checks of concurrent beacons (their keys), in one script run."""
-        answer = self.script(keys=[key for keys in beacons for key in keys], args=self.check_args)
-        return [(int(answer[n]), int(answer[n + 1])) for n in range(0, len(answer), 2)]
+    @staticmethod
+    def _names(beacon: Beacon) -> tuple[str, str, str]:
+        """A beacon's reader, site and event, as the counters name them."""
+        site_id, address, event_id = beacon
+        return f"r:{site_id}:{reader_address(address)}", f"s:{site_id}", f"e:{site_id}:{event_id}"
 
-    def _run(self, call: Callable[[], Any]) -> bool:
-        """Run a limit's Redis call: True when Redis answered and the request is within the
-        limits, False when Redis did not answer (the caller counts in memory then).
+    def _redis_keys(self, beacon: Beacon, now: int) -> list[str]:
+        """CHECK_SCRIPT's three keys of a beacon: its reader's and its site's counters of the
+        window ``now`` is in, and its event id."""
+        reader, site, event = self._names(beacon)
+        return [f"{self.prefix}:{reader}:{now // self.reader_limit.seconds}",
+                f"{self.prefix}:{site}:{now // self.site_limit.seconds}", f"{self.prefix}:{event}"]
 
-        :raise RateLimited: Redis says a limit is used up.
-        """
+    def _in_memory(self, beacon: Beacon) -> RateLimited | None:
+        try:
+            self.memory.check(*self._names(beacon), self.reader_limit, self.site_limit)
+        except RateLimited as refused:
+            return refused
+        return None
+
+    def _run(self, call: Callable[[], Any]) -> Any:
+        """A limit's Redis call: its answer, or None when Redis did not answer (the caller
+        counts in memory then)."""
         import redis
 
         started = time.monotonic()
         try:
-            refused, left = call()
-        except (redis.RedisError, OSError, ValueError, Late) as exc:  # a socket closed under another thread: OSError, ValueError
+            answer = call()
+        except (redis.RedisError, OSError, ValueError) as exc:  # a socket closed under another thread: OSError, ValueError
             self._failed(started, type(exc).__name__)
-            return False
+            return None
         self._answered(started)
-        if int(refused):
-            raise RateLimited(max(1, int(left)))
-        return True
+        return answer
 
     # Health changes only on news: a call's outcome moves it when the call began after the last
     # change, so calls in flight across an outage or a recovery (greenlets interleave under gevent)

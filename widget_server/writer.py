@@ -5,6 +5,13 @@ inserted with one statement on this process's one connection and committed once 
 ``groups``), and ``store`` returns only after the row's transaction has committed, and
 raises otherwise.
 
+The same run first checks the rate limits of the beacons that come with theirs, all at once
+(``limits.Limiter.check_many``: one Redis round trip), and inserts only the rows admitted.
+Checked in a group of their own, then written in another, each beacon waited twice, and the
+two groups split the worker's beacons between them: with PostgreSQL and Redis, one run for
+both made the groups twice as large (3.5 beacons to 6.5) and a beacon's CPU a tenth less, in
+the web workers and in the two servers.
+
 SQLite calls do not yield to other greenlets, and SQLite's own wait for another process's
 write lock (its busy timeout) would stall every greenlet of a gevent worker: there the
 writer's SQLite connection does not wait in SQLite but retries a locked database after a
@@ -32,6 +39,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from .bulk import insert_statement
 from .groups import Group, Late, greened
+from .limits import Beacon, Limiter
 from .models import event_log
 
 MAX_BATCH = 500
@@ -65,25 +73,31 @@ def driver(conn: Connection) -> Any:
 class Writer:
     """Group commits of ``event_log`` rows for one process and one engine."""
 
-    def __init__(self, engine: Engine, timeout: float = 2.0):
-        self.engine, self.timeout = engine, timeout
+    def __init__(self, engine: Engine, limiter: Limiter, timeout: float = 2.0):
+        self.engine, self.limiter, self.timeout = engine, limiter, timeout
         self._cooperative = greened()  # made in the worker, after gevent patched it
         self._sqlite = engine.dialect.name == "sqlite"
-        self._group: Group[dict[str, Any], None] = Group(self._insert, MAX_BATCH)
+        self._group: Group[tuple[dict[str, Any], Beacon | None], Exception | None] = Group(self._run, MAX_BATCH)
         self._conn: Connection | None = None
         self._pid = os.getpid()
         self._stored: OrderedDict[tuple[Any, ...], None] = OrderedDict()  # keys committed lately, oldest first
 
-    def store(self, row: dict[str, Any]) -> None:
-        """Return once ``row`` is committed (or was stored before).
+    def store(self, row: dict[str, Any], limited: Beacon | None = None) -> None:
+        """Return once ``row`` is committed (or was stored before); with ``limited``, only
+        if the beacon is within the rate limits, counted against them then.
 
+        :raise RateLimited: a limit is used up (nothing stored).
         :raise Unavailable: not committed within the timeout, or the database failed.
         """
         key = (row["site_id"], row["event_id"], row["month"])
         if key in self._stored:
+            if limited is not None:
+                self.limiter.check(*limited)  # a replay costs its reader all the same
             return
         try:
-            self._group.call(row, self.timeout)
+            failed = self._group.call((row, limited), self.timeout)
+            if failed is not None:
+                raise failed
         except Late as exc:
             raise Unavailable("the event log did not commit in time") from exc
         except DBAPIError as exc:
@@ -94,7 +108,26 @@ class Writer:
         if len(self._stored) > REMEMBERED:
             self._stored.popitem(last=False)  # one call, so threads of a gthread worker cannot interleave
 
-    def _insert(self, rows: list[dict[str, Any]]) -> list[None]:
+    def _run(self, items: list[tuple[dict[str, Any], Beacon | None]]) -> list[Exception | None]:
+        """A group's run: the limits of the beacons that have them, at once, then the rows
+        admitted in one insert. For each item, None when its row is stored, else its
+        refusal or the insert's error."""
+        outcomes: list[Exception | None] = [None] * len(items)
+        limited = [(n, beacon) for n, (_, beacon) in enumerate(items) if beacon is not None]
+        if limited:
+            refusals = self.limiter.check_many([beacon for _, beacon in limited])
+            for (n, _), refused in zip(limited, refusals, strict=True):
+                outcomes[n] = refused
+        admitted = [n for n, outcome in enumerate(outcomes) if outcome is None]
+        if admitted:
+            try:
+                self._insert([items[n][0] for n in admitted])
+            except DBAPIError as exc:
+                for n in admitted:
+                    outcomes[n] = exc
+        return outcomes
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
         """One statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per
         column, a text prepared once; in autocommit it is also the commit, one round trip) and
         one commit, on the DBAPI connection itself (SQLAlchemy's execution layer was a third
@@ -117,7 +150,7 @@ class Writer:
                         cursor.execute(sql, params)
                 finally:
                     cursor.close()
-                return [None] * len(rows)
+                return
             except dialect.loaded_dbapi.Error as exc:
                 if self._cooperative and self._sqlite and "locked" in str(exc) and time.monotonic() < deadline:
                     raw.rollback()
