@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import BeaconSender, make_app, register
+from processes import RedisServer
 from widget_server import db, groups, limits
 from widget_server.models import event_log
 from widget_server.limits import Limit, MemoryLimiter, RateLimited, reader_address
@@ -189,6 +190,25 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
         logging.getLogger("widget_server.limits").removeHandler(handler)
     said = [r.getMessage().split(":")[0] for r in caplog.records]
     assert said == ["Redis is unreachable (ConnectionError)", "Redis answers again"] * 2
+
+
+def test_a_restarted_redis_is_met_without_a_warning_or_a_local_count(caplog: pytest.LogCaptureFixture) -> None:
+    """The limiter keeps its idle connections; a restart closed them and forgot the scripts."""
+    server = RedisServer()
+    try:
+        limiter = limits.Limiter(server.url, "t", Limit.parse("3/minute"), Limit.parse("100/minute"))
+        with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
+            limiter.check(1, "192.0.2.7", "before")
+            server.stop()
+            server.start()  # on the same port, empty
+            for n in range(3):
+                limiter.check(1, "192.0.2.7", f"after-{n}")
+            with pytest.raises(RateLimited):
+                limiter.check(1, "192.0.2.7", "over")
+        assert caplog.records == [] and limiter.healthy is True
+        assert limiter.memory._windows == {}  # nothing was counted in this process's memory
+    finally:
+        server.stop()
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")

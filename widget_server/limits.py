@@ -28,6 +28,7 @@ import hmac
 import ipaddress
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -179,9 +180,11 @@ class Limiter:
     def __init__(self, redis_url: str | None, prefix: str, reader_limit: Limit, site_limit: Limit):
         self.prefix, self.reader_limit, self.site_limit = prefix, reader_limit, site_limit
         self.memory = MemoryLimiter()
-        self.redis: Any = None
+        self.redis: Any = None  # the client: what its URL says (scheme, address, timeouts) and the scripts' digests
         self.script: Any = None
         self.hit_script: Any = None
+        self._idle: list[Any] = []  # this process's connections to Redis not in use (see ``_evaluate``)
+        self._pid = os.getpid()
         self.checks: Group[Beacon, RateLimited | None] = Group(self.check_many, MAX_CHECKS)
         self.check_args = [reader_limit.amount, reader_limit.seconds, site_limit.amount, site_limit.seconds,
                            max(SEEN_SECONDS, site_limit.seconds)]  # CHECK_SCRIPT's ARGV
@@ -223,7 +226,7 @@ class Limiter:
         if self._redis_usable():
             now = int(time.time())
             keys = [key for beacon in beacons for key in self._redis_keys(beacon, now)]
-            answer = self._run(lambda: self.script(keys=keys, args=self.check_args))
+            answer = self._run(lambda: self._evaluate(self.script, keys, self.check_args))
             if answer is not None:
                 return [RateLimited(max(1, int(answer[n + 1]))) if int(answer[n]) else None
                         for n in range(0, len(answer), 2)]
@@ -236,7 +239,7 @@ class Limiter:
         """
         if self._redis_usable():
             keys = [f"{self.prefix}:h:{key}:{int(time.time()) // limit.seconds}"]
-            answer = self._run(lambda: self.hit_script(keys=keys, args=[limit.amount, limit.seconds]))
+            answer = self._run(lambda: self._evaluate(self.hit_script, keys, [limit.amount, limit.seconds]))
             if answer is not None:
                 refused, left = answer
                 if int(refused):
@@ -267,6 +270,43 @@ class Limiter:
             return refused
         return None
 
+    def _evaluate(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """``script``'s answer on ``keys`` and ``args``: one EVALSHA (EVAL, should Redis have
+        lost the script) on an idle connection of this process, or a new one.
+
+        Not through the client's ``Script``: for every command, the client's pool takes a lock
+        and polls the socket it hands out, and a retry wrapper surrounds the call, together a
+        third of a beacon's time in Redis calls. Here a connection that fails is closed; when
+        it had been idle, the idle ones are closed too (a restarted Redis closed them all) and
+        the call is made once more, on a new connection.
+        """
+        import redis
+
+        if self._pid != os.getpid():  # forked: the parent's sockets are not this process's
+            self._idle, self._pid = [], os.getpid()
+        while True:
+            idle = self._idle.pop() if self._idle else None
+            conn = idle or self.redis.connection_pool.connection_class(**self.redis.connection_pool.connection_kwargs)
+            try:
+                try:
+                    conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                    answer = conn.read_response()
+                except redis.exceptions.NoScriptError:
+                    conn.send_command("EVAL", script.script, len(keys), *keys, *args)
+                    answer = conn.read_response()
+            except BaseException as exc:
+                conn.disconnect()
+                if idle is not None and isinstance(exc, redis.ConnectionError):
+                    self._close_idle()
+                    continue
+                raise
+            self._idle.append(conn)
+            return answer
+
+    def _close_idle(self) -> None:
+        while self._idle:
+            self._idle.pop().disconnect()
+
     def _run(self, call: Callable[[], Any]) -> Any:
         """A limit's Redis call: its answer, or None when Redis did not answer (the caller
         counts in memory then)."""
@@ -292,8 +332,8 @@ class Limiter:
             log.warning("Redis is unreachable (%s): rate limits are counted per process until it is back", reason)
         if not self.healthy:
             self._retry_at = now + REDIS_RETRY_SECONDS
-        # The idle pooled sockets died with the server; those in use fail on their own.
-        self.redis.connection_pool.disconnect(inuse_connections=False)
+        # The idle sockets died with the server; those in use fail on their own.
+        self._close_idle()
 
     def _answered(self, started: float) -> None:
         if not self.healthy and started >= self._changed_at:
