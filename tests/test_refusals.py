@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from conftest import BeaconSender, Registered, table_rows
 from test_dashboard import Person
-from widget_server import accounts, limits, refusals, sites
+from widget_server import accounts, ingest, limits, refusals, sites
 
 
 @pytest.fixture
@@ -58,6 +58,7 @@ def test_a_refusal_is_counted_and_sampled_without_the_reader(app: Flask, owner: 
 def test_rate_limited_beacons_are_counted(app: Flask, site: Registered, beacon: BeaconSender) -> None:
     app.config["RATE_LIMIT_VISITOR"] = "1/minute"
     limits.init_app(app)  # the limiter reads its rates when it is made
+    ingest.init_app(app)  # and the writer, which checks the limits of what it writes, takes it then
     beacon.share()
     assert beacon.send().status_code == 429
     assert [(row.reason, row.count) for row in table_rows(app, "refusals")] == [("rate-limited", 1)]
