@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import db, sitecache, sites
 from .models import Site, refusal_samples, refusals, sightings, utcnow
 from .problems import Problem
+from .urls import url_host
 
 REASONS = ("foreign-domain", "bad-key", "rate-limited", "malformed")
 # Accepted but kept out of the counts, counted in the same table: the same reader sharing the
@@ -212,7 +213,7 @@ def count(conn: Connection, site_id: int, day: date, reason: str, number: int = 
 def seen(site_id: int, url: str, now: datetime | None = None) -> None:
     """Mark the page's host as seen by an accepted beacon (at most once a minute per host)."""
     written: dict[tuple[int, str], float] = current_app.extensions.setdefault("widget_sightings", {})
-    host = urlsplit(url).hostname  # a cleaned beacon URL: http(s) with a host
+    host = url_host(url)  # a cleaned beacon URL: http(s) with a host
     key = (site_id, host or "")
     if time.monotonic() - written.get(key, -SEEN_EVERY) < SEEN_EVERY:
         return

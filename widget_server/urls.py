@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MAX_URL = 2048
@@ -32,6 +33,15 @@ def clean_url(raw: object) -> str:
         raise BadURL("url must be a non-empty string")
     if len(raw) > MAX_URL:
         raise BadURL(f"url is longer than {MAX_URL} characters")
+    return cleaned(raw)
+
+
+# Beacons name the same pages over and over (a page's readers share it, and click back to
+# it): each URL's parse is kept, for 1,024 URLs of at most 2 KB. Parsing a beacon's URL and
+# then its host again was a tenth of the time of a beacon's checks in the web worker.
+@lru_cache(maxsize=1024)
+def cleaned(raw: str) -> str:
+    """``clean_url`` of a string of at most ``MAX_URL`` characters."""
     if CONTROL.search(raw):
         raise BadURL("url contains whitespace or control characters")
     try:
@@ -50,6 +60,7 @@ def clean_url(raw: object) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
 
 
+@lru_cache(maxsize=1024)
 def url_host(url: str) -> str:
     return urlsplit(url).hostname or ""
 
