@@ -1,4 +1,4 @@
-"""Calls of concurrent requests served together: the beacon's write and its Redis limit check.
+"""Calls of concurrent requests served together: the beacons' limit checks and their write.
 
 Each caller queues its item. The first, when no run is under way, leads: it runs the work
 once on everything queued so far (its own item and those of concurrent requests) and hands

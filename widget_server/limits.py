@@ -9,7 +9,9 @@
   A refused beacon does not count as seen, so its retry is charged when it gets in.
 
 Both are fixed-window counters: in Redis, one script run (one round trip) checks and counts
-both, for every beacon a worker has in hand at that moment (``groups``); in memory, one dict
+both, for every beacon a worker is storing at that moment, in the run that then inserts
+those admitted (``writer``; a click-back with a share code is checked before its code is
+looked up, in a group of its own, ``groups``); in memory, one dict
 per window, dropped whole when the window ends, so the cost of a check does not grow with the
 number of readers. Without Redis each worker process counts
 alone: with N workers a reader gets up to N times the limit.
@@ -207,7 +209,6 @@ class Limiter:
         :raise RateLimited: one of them is used up (with the seconds until it frees).
         """
         beacon = (site_id, address, event_id)
-        refused = None
         if self._redis_usable():
             try:
                 refused = self.checks.call(beacon, GROUP_TIMEOUT_SECONDS)
@@ -286,7 +287,8 @@ class Limiter:
             self._idle, self._pid = [], os.getpid()
         while True:
             idle = self._idle.pop() if self._idle else None
-            conn = idle or self.redis.connection_pool.connection_class(**self.redis.connection_pool.connection_kwargs)
+            pool = self.redis.connection_pool
+            conn = idle if idle is not None else pool.connection_class(**pool.connection_kwargs)
             try:
                 try:
                     conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
