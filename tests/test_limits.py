@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from sqlalchemy import select
 
 from conftest import BeaconSender, make_app, register

@@ -214,7 +214,7 @@ def seen(site_id: int, url: str, now: datetime | None = None) -> None:
     """Mark the page's host as seen by an accepted beacon (at most once a minute per host)."""
     written: dict[tuple[int, str], float] = current_app.extensions.setdefault("widget_sightings", {})
     host = url_host(url)  # a cleaned beacon URL: http(s) with a host
-    key = (site_id, host or "")
+    key = (site_id, host)
     if time.monotonic() - written.get(key, -SEEN_EVERY) < SEEN_EVERY:
         return
     page = page_of(url)
