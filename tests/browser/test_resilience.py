@@ -94,6 +94,9 @@ def test_a_beacon_still_waiting_goes_with_send_beacon_when_the_reader_leaves(liv
     flaky = FlakyEvents([503], retry_after="60")  # the next try would be a minute away
     page = share_once(live, tab, flaky)
     pumped(page, lambda: flaky.attempts, "the first attempt")
+    # The page has read the 503 (and so holds the beacon for later) once the fetch's resource
+    # timing entry is there: it is added after the response the fetch's promise resolved with.
+    poll(page, "performance.getEntriesByType('resource').some(e => e.name.endsWith('/v1/events'))")
     page.goto(live.add_page("/elsewhere", "<p>another page</p>", lang="zh-CN"))
     stored = wait_stored(live, page)
     assert stored == [flaky.attempts[0][1]["id"]]
