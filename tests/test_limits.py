@@ -51,6 +51,47 @@ def test_replayed_event_ids_cost_nothing_from_the_site_budget(tmp_path: Any, dat
 
 
 @pytest.mark.parametrize("redis_url", BACKENDS)
+@pytest.mark.parametrize("kind", ["share", "coded click-back"])
+def test_a_replay_of_a_beacon_another_worker_stored_costs_the_site_nothing(
+        tmp_path: Any, database_url: str, redis_url: str | None, kind: str) -> None:
+    """No worker remembers it: it is counted and written, the write finds it stored, and its
+    site gets the charge back, in the same run (a share) or after its check (a click-back
+    with a share code, checked before its code is looked up)."""
+    beacon = sender(tmp_path, database_url, redis_url, RATE_LIMIT_VISITOR="1000/minute", RATE_LIMIT_SITE="6/minute")
+    writer = beacon.client.application.extensions["widget_writer"]
+    if kind == "share":
+        stored = json.dumps(beacon.body(id="stored-elsewhere-0123"))
+    else:
+        code = beacon.share(ip="192.0.2.200")  # one of the site's six
+        stored = json.dumps({"type": "clickback", "site": beacon.site.key, "code": code, "id": "clicked-0123456789",
+                             "url": f"https://example.com/post/1?_sb={code}", "referrer": "https://weibo.com/"})
+    assert beacon.post(stored).status_code == 204
+    for n in range(10):
+        writer._stored.clear()  # as if each replay reached another worker
+        assert beacon.post(stored, ip=f"198.51.100.{n}").status_code == 204
+    left = 5 if kind == "share" else 4  # of six
+    readers = [beacon.send(ip=f"192.0.2.{n}").status_code for n in range(left + 1)]
+    assert readers == [204] * left + [429]  # the replays took nothing of what the first left
+    with beacon.client.application.app_context(), db.engine().connect() as conn:
+        assert list(conn.scalars(select(event_log.c.event_id).where(event_log.c.event_id.like("%0123%")))) == \
+            [json.loads(stored)["id"]]
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")
+def test_the_limits_keep_nothing_per_beacon_in_redis(tmp_path: Any, database_url: str) -> None:
+    """A counter per reader and one per site: Redis does not grow with the beacons."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    app = make_app(database_url, tmp_path, REDIS_URL=REDIS_URL, REDIS_PREFIX=prefix)
+    beacon = BeaconSender(app.test_client(), register(app))
+    for n in range(30):
+        assert beacon.send(ip=f"192.0.2.{n % 3}").status_code == 204
+    import redis
+
+    keys = sorted(key.decode().split(":")[1] for key in redis.Redis.from_url(REDIS_URL).scan_iter(f"{prefix}:*"))
+    assert keys == ["r", "r", "r", "s"]
+
+
+@pytest.mark.parametrize("redis_url", BACKENDS)
 def test_a_replay_of_a_beacon_the_worker_remembers_still_costs_its_reader(tmp_path: Any, database_url: str,
                                                                           redis_url: str | None) -> None:
     """The writer answers a beacon it stored lately without the database, not without the limits."""
@@ -120,10 +161,10 @@ def test_memory_windows_are_dropped_whole_and_count_per_key() -> None:
     limiter = MemoryLimiter()
     one, many = Limit(2, 60), Limit(10_000, 60)
     for n in range(5000):  # many readers: each its own counter, no sweep over them per check
-        limiter.check(f"r:{n}", "s:1", f"e:{n}", one, many)
-    limiter.check("r:0", "s:1", "e:x", one, many)
+        limiter.check(f"r:{n}", "s:1", one, many)
+    limiter.check("r:0", "s:1", one, many)
     with pytest.raises(RateLimited) as refused:
-        limiter.check("r:0", "s:1", "e:y", one, many)
+        limiter.check("r:0", "s:1", one, many)
     assert 1 <= refused.value.retry_after <= 60
     assert len(limiter._windows) == 1  # one window of 60 s, replaced whole when it ends
 
@@ -197,13 +238,13 @@ def test_a_restarted_redis_is_met_without_a_warning_or_a_local_count(caplog: pyt
     try:
         limiter = limits.Limiter(server.url, "t", Limit.parse("3/minute"), Limit.parse("100/minute"))
         with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
-            limiter.check(1, "192.0.2.7", "before")
+            limiter.check(1, "192.0.2.7")
             server.stop()
             server.start()  # on the same port, empty
             for n in range(3):
-                limiter.check(1, "192.0.2.7", f"after-{n}")
+                limiter.check(1, "192.0.2.7")
             with pytest.raises(RateLimited):
-                limiter.check(1, "192.0.2.7", "over")
+                limiter.check(1, "192.0.2.7")
         assert caplog.records == [] and limiter.healthy is True
         assert limiter.memory._windows == {}  # nothing was counted in this process's memory
     finally:
@@ -217,12 +258,12 @@ def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answe
 
     def beacon(n: int) -> None:
         try:
-            limiter.check(1, "192.0.2.7", f"e{n}")
+            limiter.check(1, "192.0.2.7")
             answers[n] = "accepted"
         except RateLimited as refused:
             answers[n] = f"refused {refused.retry_after > 0}"
 
-    runs = behind_a_held_run(limiter.checks, lambda: limiter.check(1, "198.51.100.1", "first"),
+    runs = behind_a_held_run(limiter.checks, lambda: limiter.check(1, "198.51.100.1"),
                              [lambda n=n: beacon(n) for n in range(6)])
     assert runs == [1, 6]  # the six waited for the run before theirs, then went in one
     assert answers == ["accepted"] * 3 + ["refused True"] * 3  # the reader's limit, beacon by beacon, in order

@@ -273,15 +273,16 @@ def store_beacon(arrival: Arrival) -> None:
     check_origin(site, arrival.origin)
     settings = sites.bar_settings(site)
     actor = action_actor(site, settings, beacon)
-    limited: limits.Beacon | None = (site.id, arrival.address, beacon.event_id)  # checked with the write
+    limited: limits.Beacon = (site.id, arrival.address)  # checked with the write
     address_bar = bool(settings["address_bar"])
+    checked = False  # the limits were counted before the write
     if beacon.type == "clickback" and beacon.code:
-        limits.check_beacon(site.id, arrival.address, beacon.event_id)  # before a made-up code costs a lookup
-        limited = None
+        limits.check_beacon(*limited)  # before a made-up code costs a lookup
+        checked = True
         with db.engine().connect() as conn:
             ingest.check_code(conn, site.id, beacon.code, address_bar)
     row = ingest.log_row(site.id, beacon, reader(site.id, arrival), address_bar, actor)
-    ingest.writer().store(row, limited)
+    ingest.writer().store(row, limited, checked)
     refusals.seen(site.id, beacon.url)
 
 

@@ -18,11 +18,13 @@ writer's SQLite connection does not wait in SQLite but retries a locked database
 cooperative pause, until the beacon's timeout.
 
 The insert ignores a row whose ``(site_id, event_id, month)`` is stored already, so a
-retried beacon is stored once. Skipped, the row would still take an id from the table's
-sequence, which on PostgreSQL the aggregator then watches as a gap for half a minute
-(``aggregate.py``): so the keys of the events this process committed lately are remembered,
-and the same beacon again (the widget's retry of an answer it lost, or a replay) is answered
-at once, with nothing sent to the database.
+retried beacon is stored once, and says which rows it stored: a beacon whose row was stored
+before gets its site's charge back (``Limiter.refund``), so a retry or a replay costs the
+site nothing. Skipped, the row would still take an id from the table's sequence, which on
+PostgreSQL the aggregator then watches as a gap for half a minute (``aggregate.py``): so the
+keys of the events this process committed lately are remembered, and the same beacon again
+(the widget's retry of an answer it lost, or a replay) is answered at once, with nothing
+sent to the database, and counted against its reader's limit alone.
 
 No ORM session and no pre-ping: the connection is held and replaced when it fails (one retry
 on a fresh connection, for a database that restarted).
@@ -77,25 +79,28 @@ class Writer:
         self.engine, self.limiter, self.timeout = engine, limiter, timeout
         self._cooperative = greened()  # made in the worker, after gevent patched it
         self._sqlite = engine.dialect.name == "sqlite"
-        self._group: Group[tuple[dict[str, Any], Beacon | None], Exception | None] = Group(self._run, MAX_BATCH)
+        self._group: Group[tuple[dict[str, Any], Beacon | None, bool], Exception | None] = Group(self._run, MAX_BATCH)
         self._conn: Connection | None = None
         self._pid = os.getpid()
         self._stored: OrderedDict[tuple[Any, ...], None] = OrderedDict()  # keys committed lately, oldest first
 
-    def store(self, row: dict[str, Any], limited: Beacon | None = None) -> None:
+    def store(self, row: dict[str, Any], limited: Beacon | None = None, checked: bool = False) -> None:
         """Return once ``row`` is committed (or was stored before); with ``limited``, only
-        if the beacon is within the rate limits, counted against them then.
+        if the beacon is within its rate limits, counted against them then (or before, when
+        ``checked``), and its site's charge given back if the row was stored before.
 
         :raise RateLimited: a limit is used up (nothing stored).
         :raise Unavailable: not committed within the timeout, or the database failed.
         """
         key = (row["site_id"], row["event_id"], row["month"])
         if key in self._stored:
-            if limited is not None:
-                self.limiter.check(*limited)  # a replay costs its reader all the same
+            if limited is not None and checked:
+                self.limiter.refund([limited[0]])
+            elif limited is not None:
+                self.limiter.check_reader(*limited)  # a replay costs its reader all the same
             return
         try:
-            failed = self._group.call((row, limited), self.timeout)
+            failed = self._group.call((row, limited, checked), self.timeout)
             if failed is not None:
                 raise failed
         except Late as exc:
@@ -108,34 +113,48 @@ class Writer:
         if len(self._stored) > REMEMBERED:
             self._stored.popitem(last=False)  # one call, so threads of a gthread worker cannot interleave
 
-    def _run(self, items: list[tuple[dict[str, Any], Beacon | None]]) -> list[Exception | None]:
+    def _run(self, items: list[tuple[dict[str, Any], Beacon | None, bool]]) -> list[Exception | None]:
         """A group's run: the limits of the beacons that have them, at once, then the rows
-        admitted in one insert. For each item, None when its row is stored, else its
-        refusal or the insert's error."""
+        admitted in one insert, then the site charges of those found stored already given
+        back. For each item, None when its row is stored, else its refusal or the insert's
+        error."""
         outcomes: list[Exception | None] = [None] * len(items)
-        limited = [(n, beacon) for n, (_, beacon) in enumerate(items) if beacon is not None]
-        if limited:
-            refusals = self.limiter.check_many([beacon for _, beacon in limited])
-            for (n, _), refused in zip(limited, refusals, strict=True):
+        unchecked = [(n, beacon) for n, (_, beacon, checked) in enumerate(items) if beacon is not None and not checked]
+        if unchecked:
+            refusals = self.limiter.check_many([beacon for _, beacon in unchecked])
+            for (n, _), refused in zip(unchecked, refusals, strict=True):
                 outcomes[n] = refused
-        admitted = [n for n, outcome in enumerate(outcomes) if outcome is None]
+        admitted = [items[n] for n, outcome in enumerate(outcomes) if outcome is None]
         if admitted:
             try:
-                self._insert([items[n][0] for n in admitted])
+                fresh = self._insert([row for row, _, _ in admitted])
             except DBAPIError as exc:
-                for n in admitted:
-                    outcomes[n] = exc
+                return [exc if outcome is None else outcome for outcome in outcomes]
+            stored_before = []
+            for row, beacon, _ in admitted:
+                key = (row["site_id"], row["event_id"], row["month"])
+                if key in fresh:
+                    fresh.discard(key)  # the first of its copies in the run is the one stored
+                elif beacon is not None:
+                    stored_before.append(beacon[0])
+            self.limiter.refund(stored_before)
         return outcomes
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        """One statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per
-        column, a text prepared once; in autocommit it is also the commit, one round trip) and
-        one commit, on the DBAPI connection itself (SQLAlchemy's execution layer was a third
-        of the writer's time), its errors wrapped as SQLAlchemy's would be."""
+    def _insert(self, rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        """The keys ``(site_id, event_id, month)`` of the rows stored now, not before: one
+        statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per column,
+        a text prepared once, returning the keys of the rows it stored; in autocommit it is
+        also the commit, one round trip) and one commit, on the DBAPI connection itself
+        (SQLAlchemy's execution layer was a third of the writer's time), its errors wrapped as
+        SQLAlchemy's would be. On SQLite, in-process, an insert a row, each saying whether it
+        stored its row."""
         dialect = self.engine.dialect
         statement = insert_statement(dialect, event_log, rows)
         assert statement is not None  # a group has a row at least
         sql, params = statement
+        if not self._sqlite:
+            sql += " RETURNING site_id, event_id, month"
+        keys = [(row["site_id"], row["event_id"], row["month"]) for row in rows]
         deadline = time.monotonic() + self.timeout
         reconnected = False
         while True:
@@ -144,13 +163,15 @@ class Writer:
                 cursor = raw.cursor()
                 try:
                     if self._sqlite:
-                        cursor.executemany(sql, params)
+                        fresh = {key for key, values in zip(keys, params, strict=True)
+                                 if cursor.execute(sql, values).rowcount == 1}
                         raw.commit()
                     else:  # in autocommit: the statement is its own transaction
                         cursor.execute(sql, params)
+                        fresh = {tuple(stored) for stored in cursor.fetchall()}
                 finally:
                     cursor.close()
-                return
+                return fresh
             except dialect.loaded_dbapi.Error as exc:
                 if self._cooperative and self._sqlite and "locked" in str(exc) and time.monotonic() < deadline:
                     raw.rollback()
