@@ -71,7 +71,7 @@ def test_a_failed_first_request_of_the_day_leaves_one_salt(app: Flask, beacon: B
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from widget_server import writer
 
-    def refuse(self: writer.Writer, row: dict, limited: object = None) -> None:
+    def refuse(self: writer.Writer, row: dict, limited: object = None, checked: bool = False) -> None:
         raise writer.Unavailable("the database went away")
 
     visitors._salts.clear()
