@@ -97,3 +97,34 @@ def test_one_handler_however_many_apps(tmp_path: Path) -> None:
         app_with(tmp_path)
     handlers = logging.getLogger().handlers
     assert sum(isinstance(handler, logs.StderrHandler) for handler in handlers) == 1
+
+
+def test_the_request_record_written_directly_is_the_formatters_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With Sharebar's JSON handler alone on the way, the record that ends a request is written
+    straight to stderr; it is the line the formatter writes for the same record."""
+    app_with(tmp_path, "json")
+    ours = [handler for handler in logging.getLogger().handlers if isinstance(handler, logs.StderrHandler)]
+    monkeypatch.setattr(logging.getLogger(), "handlers", ours)  # without pytest's capture handlers
+
+    def records() -> list[dict[str, object]]:
+        capsys.readouterr()
+        logs.begin_request("trace-10")
+        logs.request_done("POST", "embed.record_event", 204, None)
+        logs.begin_request(None)
+        logs.request_done("GET", 'odd"end\\point é', 404, None)
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 2
+        return [json.loads(line) for line in lines]
+
+    assert logs.direct_handler() is ours[0]
+    direct = records()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [*ours, logging.NullHandler()])
+    assert logs.direct_handler() is None  # another handler: the record goes through logging
+    formatted = records()
+    for written, made in zip(direct, formatted, strict=True):
+        assert list(written) == list(made)  # the same fields, in the same order
+        assert {**written, "time": "", "request_id": ""} == {**made, "time": "", "request_id": ""}
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", str(written["time"]))
+    assert direct[0]["request_id"] == formatted[0]["request_id"] == "trace-10"
+    assert re.fullmatch(r"[0-9a-f]{32}", str(direct[1]["request_id"]))
