@@ -14,8 +14,9 @@ Both are fixed-window counters: in Redis, one script run (one round trip) checks
 both, for every beacon a worker is storing at that moment, in the run that then inserts
 those admitted (``writer``; a click-back with a share code is checked before its code is
 looked up, in a group of its own, ``groups``); in memory, one dict per window, dropped whole
-when the window ends, so the cost of a check does not grow with the number of readers. Without Redis each worker process counts
-alone: with N workers a reader gets up to N times the limit.
+when the window ends, so the cost of a check does not grow with the number of readers.
+Without Redis each worker process counts alone: with N workers a reader gets up to N times
+the limit.
 
 Other limits (QR codes and the public reads per ``client()``, dashboard sign-ins) are one
 fixed-window counter each, through ``check(setting, *key)``, on the same storage.

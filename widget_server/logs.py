@@ -126,6 +126,7 @@ def _time_prefix(second: int) -> str:
 
 
 def _time_field(now: float) -> str:
+    """The record's fields from its time (to the millisecond, as ``JSONFormatter``'s) to its logger."""
     second = int(now)
     return f'{_time_prefix(second)}.{int((now - second) * 1000):03d}+00:00", "level": "info", ' \
            '"logger": "widget_server.requests", '
@@ -142,7 +143,6 @@ def _done_fields(method: str, endpoint: str, status: int) -> tuple[str, str]:
     message, method_, endpoint_ = (_ENCODER.encode(text) for text in (f"{method} {endpoint} {status}", method, endpoint))
     return f'"message": {message}, ', \
         f'"method": {method_}, "endpoint": {endpoint_}, "status": {int(status)}, "duration_ms": '
-
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)  # made once: ``json.dumps`` with options makes one a call
