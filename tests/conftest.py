@@ -15,6 +15,7 @@ import json
 import os
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -51,10 +52,26 @@ def fresh_postgres() -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "postgresql":
-        return fresh_postgres()
-    return f"sqlite:///{tmp_path}/widget.db"
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """The test's own database; the apps the test made on it give their connections back when
+    it ends (PostgreSQL's connection limit is the whole run's: each app's writer holds one
+    connection, which disposing of its pool does not close)."""
+    made = len(MADE)
+    yield fresh_postgres() if request.param == "postgresql" else f"sqlite:///{tmp_path}/widget.db"
+    for made_app in MADE[made:]:
+        app = made_app()
+        if app is not None:
+            release(app)
+    del MADE[made:]
+
+
+MADE: list[weakref.ref[Flask]] = []  # the apps make_app made, in order (not kept alive here)
+
+
+def release(app: Flask) -> None:
+    """Close what ``app`` holds of its database: its writer's connection, then its pool."""
+    app.extensions["widget_writer"]._drop_connection()
+    app.extensions["widget_engine"].dispose()
 
 
 def aggregate(app: Flask) -> int:
@@ -99,6 +116,7 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
     app.test_client_class = CaughtUpClient
     with app.app_context():
         db.upgrade()
+    MADE.append(weakref.ref(app))
     return app
 
 
