@@ -246,15 +246,7 @@ class Limiter:
         :raise RateLimited: the reader's limit is used up.
         """
         reader = self._names((site_id, address))[0]
-        if self._redis_usable():
-            keys = self._redis_keys((site_id, address), int(time.time()))[:1]
-            args = [self.reader_limit.amount, self.reader_limit.seconds]
-            answer = self._run(lambda: self._evaluate(self.hit_script, keys, args))
-            if answer is not None:
-                if int(answer[0]):
-                    raise RateLimited(max(1, int(answer[1])))
-                return
-        self.memory.hit(reader, self.reader_limit)
+        self._count(reader, reader, self.reader_limit)  # the counter CHECK_SCRIPT counts readers on
 
     def refund(self, site_ids: Sequence[int]) -> None:
         """Give back a unit of the site budget for each of ``site_ids``: beacons counted, then
@@ -262,44 +254,57 @@ class Limiter:
         Redis is not set or does not answer (where a charge made in Redis is then kept)."""
         if not site_ids:
             return
+        names = [self._site(site_id) for site_id in site_ids]
         if self._redis_usable():
             now = int(time.time())
-            keys = [self._redis_keys((site_id, ""), now)[1] for site_id in site_ids]
+            keys = [self._window_key(name, self.site_limit, now) for name in names]
             if self._run(lambda: self._evaluate(self.refund_script, keys, [])) is not None:
                 return
-        for site_id in site_ids:
-            self.memory.refund(self._names((site_id, ""))[1], self.site_limit)
+        for name in names:
+            self.memory.refund(name, self.site_limit)
 
     def hit(self, key: str, limit: Limit) -> None:
         """Count one request against ``limit`` for ``key``.
 
         :raise RateLimited: the limit is used up (with the seconds until it frees).
         """
+        self._count(key, f"h:{key}", limit)
+
+    def _count(self, name: str, redis_name: str, limit: Limit) -> None:
+        """One unit against ``limit`` on the counter ``name`` (``redis_name`` in Redis)."""
         if self._redis_usable():
-            keys = [f"{self.prefix}:h:{key}:{int(time.time()) // limit.seconds}"]
+            keys = [self._window_key(redis_name, limit, int(time.time()))]
             answer = self._run(lambda: self._evaluate(self.hit_script, keys, [limit.amount, limit.seconds]))
             if answer is not None:
                 refused, left = answer
                 if int(refused):
                     raise RateLimited(max(1, int(left)))
                 return
-        self.memory.hit(key, limit)
+        self.memory.hit(name, limit)
 
     def _redis_usable(self) -> bool:
         return self.redis is not None and bool(self.healthy or time.monotonic() >= self._retry_at)
 
     @staticmethod
-    def _names(beacon: Beacon) -> tuple[str, str]:
+    def _site(site_id: int) -> str:
+        """A site's counter, as the counters name it."""
+        return f"s:{site_id}"
+
+    @classmethod
+    def _names(cls, beacon: Beacon) -> tuple[str, str]:
         """A beacon's reader and site, as the counters name them."""
         site_id, address = beacon
-        return f"r:{site_id}:{reader_address(address)}", f"s:{site_id}"
+        return f"r:{site_id}:{reader_address(address)}", cls._site(site_id)
+
+    def _window_key(self, name: str, limit: Limit, now: int) -> str:
+        """The Redis key of the counter ``name`` in the window of ``limit`` that ``now`` is in."""
+        return f"{self.prefix}:{name}:{now // limit.seconds}"
 
     def _redis_keys(self, beacon: Beacon, now: int) -> list[str]:
         """CHECK_SCRIPT's two keys of a beacon: its reader's and its site's counters of the
         window ``now`` is in."""
         reader, site = self._names(beacon)
-        return [f"{self.prefix}:{reader}:{now // self.reader_limit.seconds}",
-                f"{self.prefix}:{site}:{now // self.site_limit.seconds}"]
+        return [self._window_key(reader, self.reader_limit, now), self._window_key(site, self.site_limit, now)]
 
     def _in_memory(self, beacon: Beacon) -> RateLimited | None:
         try:

@@ -67,6 +67,11 @@ def unavailable(exc: DBAPIError) -> bool:
     return str(exc.orig).lower().startswith(SQLITE_UNAVAILABLE)
 
 
+def event_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What the event log's unique key says of a row: stored once per site, event id and month."""
+    return row["site_id"], row["event_id"], row["month"]
+
+
 def driver(conn: Connection) -> Any:
     """The DBAPI connection under a SQLAlchemy one."""
     return conn.connection.dbapi_connection
@@ -92,7 +97,7 @@ class Writer:
         :raise RateLimited: a limit is used up (nothing stored).
         :raise Unavailable: not committed within the timeout, or the database failed.
         """
-        key = (row["site_id"], row["event_id"], row["month"])
+        key = event_key(row)
         if key in self._stored:
             if limited is not None and checked:
                 self.limiter.refund([limited[0]])
@@ -132,7 +137,7 @@ class Writer:
                 return [exc if outcome is None else outcome for outcome in outcomes]
             stored_before = []
             for row, beacon, _ in admitted:
-                key = (row["site_id"], row["event_id"], row["month"])
+                key = event_key(row)
                 if key in fresh:
                     fresh.discard(key)  # the first of its copies in the run is the one stored
                 elif beacon is not None:
@@ -154,7 +159,7 @@ class Writer:
         sql, params = statement
         if not self._sqlite:
             sql += " RETURNING site_id, event_id, month"
-        keys = [(row["site_id"], row["event_id"], row["month"]) for row in rows]
+        keys = [event_key(row) for row in rows]
         deadline = time.monotonic() + self.timeout
         reconnected = False
         while True:
