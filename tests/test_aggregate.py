@@ -231,8 +231,14 @@ def test_a_batch_asks_the_database_as_often_whatever_its_events(app: Flask, beac
     assert sum(row.type == "clickback" and row.status == "counted" for row in rows) == 14
 
 
-def test_titles_with_quotes_backslashes_and_commas_are_stored_as_sent(app: Flask, beacon: BeaconSender) -> None:
-    odd = 'A "post", {braces} \\ back\\slash, NULL; 中文'
+@pytest.mark.parametrize("odd", [
+    'A "post", {braces} \\ back\\slash, NULL; 中文',
+    'a","b',  # what joins the elements of a quoted array literal (bulk.array_literal)
+    '{a,b} NULL',  # no quote, no backslash: quoted whole
+    'trailing\\',
+])
+def test_titles_with_quotes_backslashes_and_commas_are_stored_as_sent(app: Flask, beacon: BeaconSender,
+                                                                      odd: str) -> None:
     beacon.send(title=odd, ip="192.0.2.1")
     beacon.send(title=odd, ip="192.0.2.2")
     aggregate(app)

@@ -87,16 +87,29 @@ def array_literal(values: Iterable[Any]) -> str:
     """A PostgreSQL array literal of ``values``, all of one type, for the statement to cast
     (``%s::date[]``). Written here because psycopg adapts a list element by element in
     Python, with a regular expression each, which cost more than the rest of a batch's
-    lookups together; here numbers and ISO dates go as they are, and text is quoted."""
+    lookups together; here numbers and ISO dates go as they are, and text is quoted.
+
+    Text without a quote or a backslash (nearly all of it) is quoted whole, and each distinct
+    date is written once: element by element, building the literals was a tenth of the
+    aggregator's CPU."""
     listed = list(values)
+    if not listed:
+        return "{}"
     sample = next((v for v in listed if v is not None), 0)
     if isinstance(sample, str):
-        items = ("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                 for v in listed)
-    elif isinstance(sample, date):  # and date-times: ISO 8601 with the offset
-        items = ("NULL" if v is None else v.isoformat() for v in listed)
+        try:
+            joined = '","'.join(listed)
+        except TypeError:  # a NULL among them: quoted one by one below
+            joined = "\\"
+        if "\\" not in joined and joined.count('"') == 2 * (len(listed) - 1):  # the separators' quotes alone
+            return '{"' + joined + '"}'
+        items = ["NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                 for v in listed]
+    elif isinstance(sample, date):  # and date-times: ISO 8601 with the offset; a batch's days repeat
+        texts = {v: "NULL" if v is None else v.isoformat() for v in set(listed)}
+        items = [texts[v] for v in listed]
     else:
-        items = ("NULL" if v is None else str(v) for v in listed)
+        items = ["NULL" if v is None else str(v) for v in listed]
     return "{" + ",".join(items) + "}"
 
 
