@@ -28,7 +28,6 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -55,13 +54,6 @@ def utc(moment: datetime) -> datetime:
 def digest(*parts: object) -> str:
     """40 hex digits naming ``parts`` (a title's hash; the marks of releases before visitor keys)."""
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
-
-
-@lru_cache(maxsize=65_536)  # a batch may look a mark up twice: when prefetching, when deciding
-def parts_digest(*parts: object) -> str:
-    """The digest of a mark's ``parts``, whose last part is always the visitor: its token and
-    its ``daily_marks`` rows are cut from it."""
-    return digest(*parts)
 
 
 # A mark is a token of 12 digits (48 bits: two of one visitor's day never meet) in the visitor's
@@ -126,21 +118,30 @@ class Batch:
     totals: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     repeats: Counter[tuple[int, date, str]] = field(default_factory=Counter)  # (site, day, reason)
     votes: dict[tuple[int, str], tuple[str, int, date]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)  # title -> its digest, each computed once
 
     def page(self, row: Row[Any]) -> int:
         """The page id of ``row``'s URL (read or created by ``load_pages``)."""
         return self.pages[(row.site_id, self.hashes[row.url])]
 
+    def title_digest(self, title: str) -> str:
+        """``digest(title)``: readers of one page report its title again and again."""
+        found = self.titles.get(title)
+        if found is None:
+            found = self.titles[title] = digest(title)
+        return found
+
     def first_time(self, site_id: int, day: date, *parts: object) -> bool:
         """True the first time this day that this combination is seen for the site: its token
         is not in the visitor's row, nor (past the visitor's tokens, or on the day of an
-        upgrade) its row in ``daily_marks``."""
+        upgrade) its row in ``daily_marks``. The mark's digest is cut from ``parts``, whose
+        last is always the visitor."""
         visitor = str(parts[-1])
         who = (site_id, day, visitor)
         tokens = self.tokens.get(who)
         if tokens is None:  # not foreseen by the prefetch (never expected: a safety net)
             tokens = self.tokens[who] = visitors_tokens(self.conn, {who})[who]
-        digested = parts_digest(*parts)
+        digested = digest(*parts)
         token = digested[:TOKEN_LENGTH]
         if token in tokens:
             return False
@@ -273,7 +274,7 @@ def load_marks(batch: Batch, rows: Sequence[Row[Any]], plain: set[tuple[int, dat
         for row, day in slow:
             earlier = (row.site_id, day) in batch.earlier
             wanted.update((row.site_id, day, mark) for parts in candidate_marks(batch, row, predicted)
-                          for mark in marks_of(parts_digest(*parts), row.visitor, earlier))
+                          for mark in marks_of(digest(*parts), row.visitor, earlier))
     if wanted:
         batch.marks = existing_marks(batch.conn, wanted)
     batch.looked_up = wanted
@@ -349,7 +350,7 @@ def candidate_marks(batch: Batch, row: Row[Any], predicted: dict[tuple[int, str]
         return parts
     page = batch.page(row)
     if row.title:
-        parts.append(("title", page, digest(row.title), row.visitor))
+        parts.append(("title", page, batch.title_digest(row.title), row.visitor))
     if row.type == "share":
         parts.append(("share", page, row.service, row.visitor))
         dims = [("", ""), ("page", str(page)), ("platform", row.service), ("action", row.verb or "")]
@@ -480,7 +481,7 @@ def vote_title(batch: Batch, row: Row[Any], page: int, day: date) -> None:
     """One vote per reader (visitor hash) and day for the title their browser reported."""
     if not row.title or row.bot:
         return
-    title_hash = digest(row.title)
+    title_hash = batch.title_digest(row.title)
     if batch.first_time(row.site_id, day, "title", page, title_hash, row.visitor):
         _, readers, _ = batch.votes.get((page, title_hash), (row.title, 0, day))
         batch.votes[(page, title_hash)] = (row.title, readers + 1, day)
