@@ -98,11 +98,11 @@ def array_literal(values: Iterable[Any]) -> str:
     sample = next((v for v in listed if v is not None), 0)
     if isinstance(sample, str):
         try:
-            joined = '","'.join(listed)
-        except TypeError:  # a NULL among them: quoted one by one below
-            joined = "\\"
-        if "\\" not in joined and joined.count('"') == 2 * (len(listed) - 1):  # the separators' quotes alone
-            return '{"' + joined + '"}'
+            joined: str | None = '","'.join(listed)
+        except TypeError:  # a NULL (or a value not text) among them: each quoted below
+            joined = None
+        if joined is not None and "\\" not in joined and joined.count('"') == 2 * (len(listed) - 1):
+            return '{"' + joined + '"}'  # the separators' quotes were the only ones
         items = ["NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
                  for v in listed]
     elif isinstance(sample, date):  # and date-times: ISO 8601 with the offset; a batch's days repeat
