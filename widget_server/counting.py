@@ -52,7 +52,8 @@ def utc(moment: datetime) -> datetime:
 
 
 def digest(*parts: object) -> str:
-    """40 hex digits naming ``parts`` (a title's hash; the marks of releases before visitor keys)."""
+    """40 hex digits naming ``parts``: a title's hash, and a mark's, whose token and ``daily_marks``
+    rows are cut from it (``Batch.first_time``)."""
     return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
 
 
