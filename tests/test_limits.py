@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from conftest import BeaconSender, make_app, register
+from conftest import BeaconSender, make_app, register, within_one_window
 from processes import RedisServer
 from widget_server import db, groups, limits
 from widget_server.models import event_log
@@ -186,6 +186,7 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
     outage is one warning when it goes and one when it is back."""
     import redis
 
+    within_one_window()
     limiter = limits.Limiter("redis://127.0.0.1:1/0", "t", Limit.parse("9/minute"), Limit.parse("9/minute"))
 
     def down(**_: Any) -> Any:
@@ -236,6 +237,7 @@ def test_a_restarted_redis_is_met_without_a_warning_or_a_local_count(caplog: pyt
     """The limiter keeps its idle connections; a restart closed them and forgot the scripts."""
     server = RedisServer()
     try:
+        within_one_window()
         limiter = limits.Limiter(server.url, "t", Limit.parse("3/minute"), Limit.parse("100/minute"))
         with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
             limiter.check(1, "192.0.2.7")
@@ -253,6 +255,7 @@ def test_a_restarted_redis_is_met_without_a_warning_or_a_local_count(caplog: pyt
 
 @pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")
 def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answer() -> None:
+    within_one_window()
     limiter = limits.Limiter(REDIS_URL, f"t{uuid.uuid4().hex}", Limit.parse("3/minute"), Limit.parse("100/minute"))
     answers: list[str] = [""] * 6
 
