@@ -103,9 +103,10 @@ class CaughtUpClient(FlaskClient):
 
 
 def within_one_window(margin: float = 5.0, seconds: int = 60) -> None:
-    """Wait for the next window when this one ends within ``margin`` seconds. The limits count in
-    fixed windows (a minute, in the tests): the beacons of a test that crossed a window's end
-    were counted in two, and a limit that should have refused one did not."""
+    """Wait for the next window of ``seconds`` when this one ends within ``margin`` seconds. The
+    limits count in fixed windows (the tests' beacon limits a minute, sign-ins 15 minutes): the
+    beacons of a test that crossed a window's end were counted in two, and a limit that should
+    have refused one did not."""
     left = seconds - time.time() % seconds
     if left < margin:
         time.sleep(left + 0.01)

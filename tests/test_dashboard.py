@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from conftest import register
+from conftest import register, within_one_window
 from widget_server import accounts, db, sites
 from widget_server.dashboard import forms
 from widget_server.models import ApiToken, Site
@@ -126,6 +126,7 @@ def test_sign_in_without_or_with_a_forged_csrf_token_is_refused(app: Flask) -> N
 
 def test_sign_in_is_rate_limited_per_account(app: Flask) -> None:
     app.config["RATE_LIMIT_SIGNIN_ACCOUNT"] = "3 per 15 minutes"
+    within_one_window(seconds=15 * 60)
     person = Person(app, "owner-a@example.com")
     for _ in range(3):
         person.sign_in("wrong password!")
@@ -136,6 +137,7 @@ def test_sign_in_is_rate_limited_per_account(app: Flask) -> None:
 
 def test_sign_in_is_rate_limited_per_client(app: Flask) -> None:
     app.config["RATE_LIMIT_SIGNIN_CLIENT"] = "2 per 15 minutes"
+    within_one_window(seconds=15 * 60)
     for number in range(2):
         Person(app, f"user{number}@example.com").sign_in("wrong password!")
     assert Person(app, "owner-a@example.com").sign_in().status_code == 429

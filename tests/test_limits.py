@@ -186,7 +186,6 @@ def test_redis_health_moves_once_per_outage_whatever_calls_were_in_flight(caplog
     outage is one warning when it goes and one when it is back."""
     import redis
 
-    within_one_window()
     limiter = limits.Limiter("redis://127.0.0.1:1/0", "t", Limit.parse("9/minute"), Limit.parse("9/minute"))
 
     def down(**_: Any) -> Any:
