@@ -11,9 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, func, insert, select, text
 
-from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, table_rows
-from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, upkeep
-from widget_server.models import Site, daily_rollups, event_log, page_totals, pages
+from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, register, table_rows
+from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, sites, upkeep
+from widget_server.models import UNLINKED, Base, Site, daily_rollups, event_log, page_totals, pages
 
 PAGE = "https://example.com/post/1"
 
@@ -363,3 +363,53 @@ def test_a_visitor_past_their_tokens_goes_on_in_daily_marks(
     with app.app_context(), db.engine().connect() as conn:
         sharers = conn.execute(text("SELECT sharers FROM daily_uniques WHERE dim = '' AND value = ''")).scalar_one()
     assert sharers == 1  # one reader, whichever table knew them
+
+
+def site_rows(app: Flask, site_id: int) -> dict[str, int]:
+    """How many rows of the site each table holds, but the event log (whose rows of a deleted
+    site are skipped, then dropped with their month)."""
+    with app.app_context(), db.engine().connect() as conn:
+        return {table.name: int(conn.scalar(select(func.count()).select_from(table)
+                                            .where(table.c.site_id == site_id)) or 0)
+                for table in Base.metadata.sorted_tables if "site_id" in table.c and table is not event_log}
+
+
+def test_deleting_a_site_deletes_everything_counted_for_it(app: Flask, beacon: BeaconSender,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(counting, "MAX_TOKENS", 2)  # so that marks go on in daily_marks too
+    other = BeaconSender(beacon.client, register(app, "Other"))
+    for sender in (beacon, other):
+        code = sender.share(ip="192.0.2.1")
+        sender.share(ip="192.0.2.1", url="https://example.com/post/2")
+        assert sender.clickback(code).status_code == 204
+        assert sender.action(ip="192.0.2.3").status_code == 204
+    aggregate(app)
+    kept = site_rows(app, other.site.id)
+    assert site_rows(app, beacon.site.id) == kept
+    assert all(kept[table.name] > 0 for table in UNLINKED)
+    with app.app_context():
+        sites.delete_site(beacon.site.id)
+    assert set(site_rows(app, beacon.site.id).values()) == {0}
+    assert site_rows(app, other.site.id) == kept
+
+
+def test_a_site_deleted_while_a_batch_counts_it_leaves_nothing_behind(app: Flask, beacon: BeaconSender,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch read the site before its deletion and writes after it: it finds the site gone
+    and is taken again, without it."""
+    beacon.share(ip="192.0.2.1")
+    assert aggregate(app) == 1  # the page is there now: the next batch writes nothing before its end
+    beacon.share(ip="192.0.2.2")
+    real_write = counting.write
+
+    def deleted_first(batch: counting.Batch) -> None:
+        monkeypatch.setattr(counting, "write", real_write)
+        with app.app_context():
+            sites.delete_site(beacon.site.id)
+        real_write(batch)
+
+    monkeypatch.setattr(counting, "write", deleted_first)
+    assert aggregate(app) == 1  # read again after the rollback, and skipped
+    assert set(site_rows(app, beacon.site.id).values()) == {0}
+    with app.app_context():
+        assert aggregator.lag_seconds(db.engine()) == 0

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from . import counting, db, locks, upkeep
+from .counting import Raced  # raised here when another counter moved the watermark
 from .db import dialect_insert
 from .models import aggregator_state, event_log, utcnow
 
@@ -87,11 +88,6 @@ def load_state(conn: Connection) -> State:
             name=STATE, watermark=0, gaps=[], updated_at=utcnow()).on_conflict_do_nothing())
         return State(0, {})
     return State(int(row.watermark), {int(i): float(t) for i, t in row.gaps})
-
-
-class Raced(Exception):
-    """Another counter moved the watermark while this one decided its batch; the batch's
-    transaction is rolled back and the step is taken again from the new watermark."""
 
 
 def save_state(conn: Connection, state: State, read: int) -> None:

@@ -210,6 +210,13 @@ def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime,
 
 
 SITES = select(sites.c.id).where(sites.c.id.in_(bindparam("ids", expanding=True)))  # built once
+HELD_SITES = SITES.with_for_update(key_share=True)  # SQLite has no row locks: a plain read there
+
+
+class Raced(Exception):
+    """Another counter moved the watermark while this one decided its batch, or a site of
+    the batch was deleted meanwhile; the batch's transaction is rolled back and the step is
+    taken again from the new watermark (without the deleted site's events)."""
 
 
 def prefetch(batch: Batch, rows: Sequence[Row[Any]], plain: set[tuple[int, date]]) -> None:
@@ -497,13 +504,13 @@ def write(batch: Batch) -> None:
     votes' read included), so SQLite's write lock is held for these alone."""
     conn = batch.conn
     titled = titles_reached(batch)
-    statements = [insert_statement(conn.dialect, table, rows) for table, rows in (
+    unlinked = [insert_statement(conn.dialect, table, rows) for table, rows in (
         (daily_marks, batch.new_marks), (share_codes, batch.new_codes), (events, batch.events),
         (actions, batch.actions))]
-    statements.append(insert_statement(conn.dialect, visitor_marks, [
+    unlinked.append(insert_statement(conn.dialect, visitor_marks, [
         {"site_id": site_id, "day": day, "visitor": visitor, "tokens": "".join(batch.tokens[(site_id, day, visitor)])}
         for site_id, day, visitor in sorted(batch.changed)], ("site_id", "day", "visitor"), replaced=("tokens",)))
-    statements.append(add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups))
+    statements = [add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups)]
     statements.append(add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques))
     totals = {key: {"shares": n} for key, n in batch.totals.items()}
     statements.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
@@ -516,7 +523,23 @@ def write(batch: Batch) -> None:
     if titled:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         statements.append(Statement(f"UPDATE pages SET title = {mark} WHERE id = {mark}", titled))
+    execute(conn, unlinked)
+    hold_sites(batch)
     execute(conn, statements)
+
+
+def hold_sites(batch: Batch) -> None:
+    """Keep the batch's sites from a deletion until the batch commits, once it has written
+    rows without foreign keys (``models.UNLINKED``), or raise ``Raced`` for a site deleted
+    since the batch read its sites: its rows would be left behind. On PostgreSQL a key-share
+    lock on the sites' rows, which a deletion waits for (``sites.delete_site`` then deletes the
+    rows this batch wrote); on SQLite the database's write lock, which the batch holds from its
+    first write (a deletion committed before is seen, none can come after). A batch that wrote
+    nothing there on SQLite leaves nothing behind: the tables with keys check their own rows."""
+    if not batch.sites or not writing(batch.conn):
+        return
+    if set(batch.conn.scalars(HELD_SITES, {"ids": sorted(batch.sites)})) != batch.sites:
+        raise Raced()
 
 
 def add_up(conn: Connection, table: Table, key: Sequence[str], counters: Sequence[str],

@@ -6,6 +6,11 @@ everything counting needs (the daily visitor hash, the bot flag) and nothing tha
 reader. The aggregator (``aggregate.py``) reads it by id and derives the rest: ``events``
 and ``actions`` (each event with its status), the daily marks, ``daily_rollups``,
 ``daily_uniques`` and ``page_totals``, so a read never scans the event history.
+
+The tables the aggregator writes a row to for each event or reader have no foreign keys,
+which the database checked again for every row inserted (migration 0010 says what that
+cost), and neither has ``page_totals`` (``UNLINKED``). A site's deletion deletes their rows itself (``sites.delete_site``), and a
+batch holds its sites against a deletion before it writes (``counting.hold_sites``).
 """
 from __future__ import annotations
 
@@ -78,11 +83,11 @@ events = Table(
     "events",
     Base.metadata,
     Column("id", BigId, primary_key=True),
-    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("site_id", Integer, nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("type", String(16), nullable=False),  # share | clickback
     Column("service", String(32), nullable=False),
-    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
+    Column("page_id", BigId, nullable=False),
     Column("day", Date, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     # counted | repeat (same visitor, same thing, same day) | bot; only "counted" is in the counts
@@ -93,7 +98,6 @@ events = Table(
     Column("age_seconds", Integer),  # clickbacks: time since the share
     Column("counted_at", DateTime(timezone=True)),  # when the aggregator took it in (lag = this - created_at)
     UniqueConstraint("site_id", "event_id", name="uq_events_site_event"),
-    Index("ix_events_site_day", "site_id", "day"),
 )
 
 EVENT_LOG_PARTITION = re.compile(r"^event_log_p\d{6}$")  # PostgreSQL's monthly partitions of event_log
@@ -170,9 +174,9 @@ title_votes = Table(
 share_codes = Table(
     "share_codes",
     Base.metadata,
-    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", Integer, primary_key=True),
     Column("code", String(40), primary_key=True),
-    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
+    Column("page_id", BigId, nullable=False),
     Column("service", String(32), nullable=False),
     Column("visitor", String(32)),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -225,10 +229,10 @@ actions = Table(
     "actions",
     Base.metadata,
     Column("id", BigId, primary_key=True),
-    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("site_id", Integer, nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("verb", String(32), nullable=False),
-    Column("page_id", ForeignKey("pages.id", ondelete="CASCADE"), nullable=False),
+    Column("page_id", BigId, nullable=False),
     Column("actor_uid", String(100)),  # from a verified actor token; None when anonymous
     Column("actor_name", String(100)),
     Column("actor_avatar", Text),
@@ -249,7 +253,7 @@ actions = Table(
 visitor_marks = Table(
     "visitor_marks",
     Base.metadata,
-    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("visitor", String(32), primary_key=True),
     Column("tokens", Text, nullable=False),
@@ -258,7 +262,7 @@ visitor_marks = Table(
 daily_marks = Table(
     "daily_marks",
     Base.metadata,
-    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("mark", String(40), primary_key=True),
 )
@@ -344,3 +348,7 @@ sightings = Table(
     Column("last_at", DateTime(timezone=True), nullable=False),
     Column("last_page", String(300), nullable=False),
 )
+
+
+# The aggregator's tables without foreign keys (see above); ``page_totals`` never had one.
+UNLINKED = (events, share_codes, actions, visitor_marks, daily_marks, page_totals)

@@ -6,10 +6,10 @@ import secrets
 from typing import Any, Protocol
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from . import db, platforms, signing
-from .models import ApiToken, Site, utcnow
+from .models import UNLINKED, ApiToken, Site, utcnow
 from .problems import Problem
 
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
@@ -227,6 +227,11 @@ def delete_site(site_id: int) -> None:
 
     Partner tokens lose the site (a token left with none is revoked), so a later site that
     reuses the id (SQLite may) is never readable with them.
+
+    The site's row goes first: a batch of the aggregator that holds it (``counting.hold_sites``)
+    commits before, and then the rows it wrote are there to delete; a batch that comes after
+    finds the site gone. The tables without foreign keys (``models.UNLINKED``) are emptied of
+    the site here, the others by their keys' cascades.
     """
     session = db.session()
     site = session.get(Site, site_id)
@@ -238,6 +243,9 @@ def delete_site(site_id: int) -> None:
             if not token.site_ids and token.revoked_at is None:
                 token.revoked_at = utcnow()
     session.delete(site)
+    session.flush()
+    for table in UNLINKED:
+        session.execute(delete(table).where(table.c.site_id == site_id))
     session.commit()
 
 
