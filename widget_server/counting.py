@@ -510,10 +510,10 @@ def write(batch: Batch) -> None:
     unlinked.append(insert_statement(conn.dialect, visitor_marks, [
         {"site_id": site_id, "day": day, "visitor": visitor, "tokens": "".join(batch.tokens[(site_id, day, visitor)])}
         for site_id, day, visitor in sorted(batch.changed)], ("site_id", "day", "visitor"), replaced=("tokens",)))
+    totals = {key: {"shares": n} for key, n in batch.totals.items()}
+    unlinked.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
     statements = [add_up(conn, daily_rollups, ROLLUP_KEY, ROLLUP_COUNTERS, batch.rollups)]
     statements.append(add_up(conn, daily_uniques, UNIQUE_KEY, UNIQUE_COUNTERS, batch.uniques))
-    totals = {key: {"shares": n} for key, n in batch.totals.items()}
-    statements.append(add_up(conn, page_totals, ("site_id", "url_hash", "service"), ("shares",), totals))
     repeats = {key: {"count": n} for key, n in batch.repeats.items()}
     statements.append(add_up(conn, refusals_table, ("site_id", "day", "reason"), ("count",), repeats))
     statements.append(insert_statement(conn.dialect, title_votes, [
@@ -529,13 +529,13 @@ def write(batch: Batch) -> None:
 
 
 def hold_sites(batch: Batch) -> None:
-    """Keep the batch's sites from a deletion until the batch commits, once it has written
+    """Keep the batch's sites from a deletion until the batch commits, once it has written its
     rows without foreign keys (``models.UNLINKED``), or raise ``Raced`` for a site deleted
-    since the batch read its sites: its rows would be left behind. On PostgreSQL a key-share
+    since the batch read its sites: those rows would be left behind. On PostgreSQL a key-share
     lock on the sites' rows, which a deletion waits for (``sites.delete_site`` then deletes the
     rows this batch wrote); on SQLite the database's write lock, which the batch holds from its
-    first write (a deletion committed before is seen, none can come after). A batch that wrote
-    nothing there on SQLite leaves nothing behind: the tables with keys check their own rows."""
+    first write (a deletion committed before is seen, none can come after). On SQLite a batch
+    that wrote no such row has nothing to keep: the tables with keys check their own rows."""
     if not batch.sites or not writing(batch.conn):
         return
     if set(batch.conn.scalars(HELD_SITES, {"ids": sorted(batch.sites)})) != batch.sites:

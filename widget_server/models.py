@@ -9,8 +9,9 @@ and ``actions`` (each event with its status), the daily marks, ``daily_rollups``
 
 The tables the aggregator writes a row to for each event or reader have no foreign keys,
 which the database checked again for every row inserted (migration 0010 says what that
-cost), and neither has ``page_totals`` (``UNLINKED``). A site's deletion deletes their rows itself (``sites.delete_site``), and a
-batch holds its sites against a deletion before it writes (``counting.hold_sites``).
+cost), and neither has ``page_totals`` (``UNLINKED``). A site's deletion deletes their rows
+itself (``sites.delete_site``), and a batch holds its sites against a deletion once it has
+written them (``counting.hold_sites``).
 """
 from __future__ import annotations
 
