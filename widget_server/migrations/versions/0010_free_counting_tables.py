@@ -30,9 +30,13 @@ FREED = {
 }
 
 
+# The name a foreign key gets where the database gave it none (SQLite's): the batch operations
+# name the keys they read so, and the downgrade names the keys it makes so.
+FK_NAME = "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"
+
+
 def convention(table: str, column: str, referred: str) -> str:
-    """The name a foreign key gets where the database gave it none (SQLite's)."""
-    return f"fk_{table}_{column}_{referred}"
+    return FK_NAME % {"table_name": table, "column_0_name": column, "referred_table_name": referred}
 
 
 def upgrade() -> None:
@@ -40,8 +44,7 @@ def upgrade() -> None:
     for table in FREED:
         names = [fk["name"] or convention(table, fk["constrained_columns"][0], fk["referred_table"])
                  for fk in inspector.get_foreign_keys(table)]
-        naming = {"fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s"}
-        with op.batch_alter_table(table, naming_convention=naming) as batch:
+        with op.batch_alter_table(table, naming_convention={"fk": FK_NAME}) as batch:
             for name in names:
                 batch.drop_constraint(name, type_="foreignkey")
             if table == "events":
