@@ -341,7 +341,8 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=30_000)
-    parser.add_argument("--batches", default=str(aggregate.BATCH), help="batch sizes to compare, e.g. 250,500,1000")
+    parser.add_argument("--batches", default="", help="batch sizes to compare, e.g. 250,500,1000 (default: each "
+                        "database's aggregate.BATCH)")
     parser.add_argument("--postgres", help="a PostgreSQL URL (the schema is made in it, emptied first)")
     parser.add_argument("--schema", default="bench_agg")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
@@ -356,12 +357,13 @@ def main() -> None:
                               args.rate, args.seconds))
         if args.postgres and args.only in (None, "postgresql"):
             lines.append(live("postgresql", fresh_schema(args.postgres, args.schema), args.rate, args.seconds))
-    for batch in (int(b) for b in args.batches.split(",") if not args.rate):
+    for batch in ([int(b) for b in args.batches.split(",")] if args.batches else [0]) if not args.rate else []:
         if args.only in (None, "sqlite"):
             lines.append(bench("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-agg-db-')}/widget.db",
-                               args.events, batch))
+                               args.events, batch or aggregate.BATCH["sqlite"]))
         if args.postgres and args.only in (None, "postgresql"):
-            lines.append(bench("postgresql", fresh_schema(args.postgres, args.schema), args.events, batch))
+            lines.append(bench("postgresql", fresh_schema(args.postgres, args.schema), args.events,
+                               batch or aggregate.BATCH["postgresql"]))
     print(f"# load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}", flush=True)
     print("\n".join(lines))
 
