@@ -1,5 +1,6 @@
 """The aggregator's upkeep: salts ahead, and the event log kept by whole months (native
-partitions on PostgreSQL, created ahead and dropped once counted)."""
+partitions on PostgreSQL, created ahead and dropped once counted), its counting decisions
+with it."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
@@ -10,7 +11,7 @@ from sqlalchemy import func, insert, select
 
 from conftest import BeaconSender, aggregate, table_rows
 from widget_server import db, ingest, upkeep
-from widget_server.models import daily_marks, event_log, visitor_marks
+from widget_server.models import daily_marks, event_log, page_totals, visitor_marks
 
 
 def old_event(beacon: BeaconSender, month: date) -> dict:
@@ -71,4 +72,21 @@ def test_sqlite_keeps_the_event_log_months_too(app: Flask, beacon: BeaconSender)
     aggregate(app)
     with app.app_context():
         upkeep.run(db.engine(), {**app.config, "EVENT_LOG_MONTHS": 3}, today)
-    assert table_rows(app, "event_log") == [] and len(table_rows(app, "events")) == 1
+    assert table_rows(app, "event_log") == [] and table_rows(app, "events") == []  # its decision went with it
+    assert [row.shares for row in table_rows(app, "page_totals")] == [1]  # its count stays
+
+
+def test_the_counting_decisions_go_with_their_event_log_months(app: Flask, beacon: BeaconSender) -> None:
+    """A row of ``events`` a counted beacon would otherwise be kept for ever; the counts stay."""
+    today = date.today()
+    old = upkeep.add_months(today.replace(day=1), -2)
+    with app.app_context(), db.engine().begin() as conn:
+        conn.execute(insert(event_log), [old_event(beacon, old)])
+    assert beacon.send().status_code == 204
+    months = lambda: sorted(str(row.day)[:7] for row in table_rows(app, "events"))  # noqa: E731
+    assert months() == [f"{old:%Y-%m}", f"{today:%Y-%m}"]
+    with app.app_context():
+        upkeep.run(db.engine(), {**app.config, "EVENT_LOG_MONTHS": 1}, today)
+    assert months() == [f"{today:%Y-%m}"]
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.scalar(select(func.sum(page_totals.c.shares))) == 2

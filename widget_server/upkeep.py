@@ -5,7 +5,8 @@
 - each site's ``retention_days`` is applied to its actions;
 - the event log keeps ``EVENT_LOG_MONTHS`` months: on PostgreSQL its monthly partitions are
   created three months ahead and old ones dropped whole; on SQLite old rows are deleted.
-  Only months the aggregator has counted entirely go.
+  Only months the aggregator has counted entirely go. The counting decisions (``events``, a
+  row a counted beacon) go with their months: their counts stay in the rollups and totals.
 - title votes that never reached two readers are forgotten after 30 days.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, select, text
 
 from . import feeds, visitors
-from .models import aggregator_state, event_log, title_votes
+from .models import aggregator_state, event_log, events, title_votes
 
 MONTHS_AHEAD = 3
 VOTE_DAYS = 30
@@ -38,6 +39,8 @@ def run(engine: Engine, config: dict[str, Any], today: date) -> None:
                 drop_partitions(conn, add_months(today.replace(day=1), -keep))
         elif keep:
             delete_months(conn, add_months(today.replace(day=1), -keep))
+        if keep:
+            forget_decisions(conn, add_months(today.replace(day=1), -keep))
 
 
 def add_months(month: date, n: int) -> date:
@@ -83,6 +86,19 @@ def delete_months(conn: Connection, before: date) -> None:
     oldest = conn.scalar(select(event_log.c.month).order_by(event_log.c.id).limit(1))
     if oldest is not None and oldest < before:
         conn.execute(delete(event_log).where(and_(event_log.c.month < before, event_log.c.id <= counted_up_to(conn))))
+
+
+def forget_decisions(conn: Connection, before: date) -> None:
+    """Delete the counting decisions (``events``) of days before ``before``.
+
+    The table has no index on the day (nothing else reads by it), so, as in ``delete_months``,
+    the delete, which reads every row, runs only when the oldest decision (the lowest id, read
+    through the key) is of such a day: about once a month. Ids follow the order of counting,
+    which is the order of arrival but for events counted late, within seconds of it: a row left
+    by that goes with the next month's."""
+    oldest = conn.scalar(select(events.c.day).order_by(events.c.id).limit(1))
+    if oldest is not None and oldest < before:
+        conn.execute(delete(events).where(events.c.day < before))
 
 
 def drop_partitions(conn: Connection, before: date) -> list[str]:
