@@ -252,6 +252,32 @@ def test_a_restarted_redis_is_met_without_a_warning_or_a_local_count(caplog: pyt
         server.stop()
 
 
+def test_the_work_meanwhile_runs_once_a_check_while_its_answer_is_out(caplog: pytest.LogCaptureFixture) -> None:
+    """The writer prepares its insert while the limits' answer comes (``check_many``'s
+    ``meanwhile``): once a check whose script was sent, also when a restart made it go again on
+    a new connection, or when Redis then failed (the memory answers); never once Redis is known
+    to be down (nothing is sent)."""
+    server = RedisServer()
+    calls: list[int] = []
+    try:
+        within_one_window()
+        limiter = limits.Limiter(server.url, "t", Limit.parse("2/minute"), Limit.parse("100/minute"))
+        reader = (1, "192.0.2.7")
+        assert limiter.check_many([reader], lambda: calls.append(1)) == [None]
+        server.stop()
+        server.start()  # on the same port, empty: the idle connection fails, a new one is made
+        answers = limiter.check_many([reader] * 3, lambda: calls.append(2))
+        assert answers[:2] == [None, None] and isinstance(answers[2], RateLimited)
+        assert calls == [1, 2]
+        server.stop()
+        with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
+            assert limiter.check_many([reader], lambda: calls.append(3)) == [None]  # sent, then counted in memory
+            assert limiter.check_many([reader], lambda: calls.append(4)) == [None]  # in memory at once
+        assert calls == [1, 2, 3] and limiter.healthy is False
+    finally:
+        server.stop()
+
+
 @pytest.mark.skipif(not REDIS_URL, reason="WIDGET_TEST_REDIS_URL is not set")
 def test_concurrent_beacons_are_checked_in_one_redis_run_each_with_its_own_answer() -> None:
     within_one_window()

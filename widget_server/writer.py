@@ -7,6 +7,9 @@ raises otherwise.
 
 The same run first checks the rate limits of the beacons that come with theirs, all at once
 (``limits.Limiter.check_many``: one Redis round trip), and inserts only the rows admitted.
+The insert of every row is prepared while that round trip is out, and used when none is
+refused (nearly always): the worker does not sleep through the round trip with that work
+still ahead of it.
 Checked in a group of their own, then written in another, each beacon waited twice, and the
 two groups split the worker's beacons between them: with PostgreSQL and Redis, one run for
 both made the groups twice as large (3.5 beacons to 6.5) and a beacon's CPU a tenth less, in
@@ -39,7 +42,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from .bulk import insert_statement
+from .bulk import Statement, insert_statement
 from .groups import Group, Late, greened
 from .limits import Beacon, Limiter
 from .models import event_log
@@ -125,14 +128,17 @@ class Writer:
         error."""
         outcomes: list[Exception | None] = [None] * len(items)
         unchecked = [(n, beacon) for n, (_, beacon, checked) in enumerate(items) if beacon is not None and not checked]
+        prepared: list[Statement] = []  # the insert of every row, made while the limits' answer comes
         if unchecked:
-            refusals = self.limiter.check_many([beacon for _, beacon in unchecked])
+            refusals = self.limiter.check_many([beacon for _, beacon in unchecked], lambda: prepared.append(
+                self._statement([row for row, _, _ in items])))
             for (n, _), refused in zip(unchecked, refusals, strict=True):
                 outcomes[n] = refused
         admitted = [items[n] for n, outcome in enumerate(outcomes) if outcome is None]
         if admitted:
             try:
-                fresh = self._insert([row for row, _, _ in admitted])
+                rows = [row for row, _, _ in admitted]
+                fresh = self._insert(rows, prepared[0] if prepared and len(rows) == len(items) else None)
             except DBAPIError as exc:
                 return [exc if outcome is None else outcome for outcome in outcomes]
             stored_before = []
@@ -145,7 +151,16 @@ class Writer:
             self.limiter.refund(stored_before)
         return outcomes
 
-    def _insert(self, rows: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
+    def _statement(self, rows: list[dict[str, Any]]) -> Statement:
+        """The insert of ``rows`` (``bulk.insert_statement``), returning the keys it stored on
+        PostgreSQL."""
+        statement = insert_statement(self.engine.dialect, event_log, rows)
+        assert statement is not None  # a group has a row at least
+        if self._sqlite:
+            return statement
+        return Statement(statement.sql + " RETURNING site_id, event_id, month", statement.params)
+
+    def _insert(self, rows: list[dict[str, Any]], statement: Statement | None = None) -> set[tuple[Any, ...]]:
         """The keys ``(site_id, event_id, month)`` of the rows stored now, not before: one
         statement (``bulk.insert_statement``: on PostgreSQL the rows as one array per column,
         a text prepared once, returning the keys of the rows it stored; in autocommit it is
@@ -154,11 +169,7 @@ class Writer:
         SQLAlchemy's would be. On SQLite, in-process, an insert a row, each saying whether it
         stored its row."""
         dialect = self.engine.dialect
-        statement = insert_statement(dialect, event_log, rows)
-        assert statement is not None  # a group has a row at least
-        sql, params = statement
-        if not self._sqlite:
-            sql += " RETURNING site_id, event_id, month"
+        sql, params = statement or self._statement(rows)
         keys = [event_key(row) for row in rows]
         deadline = time.monotonic() + self.timeout
         reconnected = False
