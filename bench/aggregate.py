@@ -357,7 +357,8 @@ def main() -> None:
                               args.rate, args.seconds))
         if args.postgres and args.only in (None, "postgresql"):
             lines.append(live("postgresql", fresh_schema(args.postgres, args.schema), args.rate, args.seconds))
-    for batch in ([int(b) for b in args.batches.split(",")] if args.batches else [0]) if not args.rate else []:
+    batches = [int(b) for b in args.batches.split(",")] if args.batches else [0]  # 0: each database's own
+    for batch in [] if args.rate else batches:
         if args.only in (None, "sqlite"):
             lines.append(bench("sqlite", f"sqlite:///{tempfile.mkdtemp(prefix='bench-agg-db-')}/widget.db",
                                args.events, batch or aggregate.BATCH["sqlite"]))

@@ -83,7 +83,10 @@ def test_the_counting_decisions_go_with_their_event_log_months(app: Flask, beaco
     with app.app_context(), db.engine().begin() as conn:
         conn.execute(insert(event_log), [old_event(beacon, old)])
     assert beacon.send().status_code == 204
-    months = lambda: sorted(str(row.day)[:7] for row in table_rows(app, "events"))  # noqa: E731
+
+    def months() -> list[str]:
+        return sorted(str(row.day)[:7] for row in table_rows(app, "events"))
+
     assert months() == [f"{old:%Y-%m}", f"{today:%Y-%m}"]
     with app.app_context():
         upkeep.run(db.engine(), {**app.config, "EVENT_LOG_MONTHS": 1}, today)

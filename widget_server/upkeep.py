@@ -39,7 +39,8 @@ def run(engine: Engine, config: dict[str, Any], today: date) -> None:
                 drop_partitions(conn, add_months(today.replace(day=1), -keep))
         elif keep:
             delete_months(conn, add_months(today.replace(day=1), -keep))
-        if keep:
+    if keep:  # a transaction of its own: dropping a partition locks the whole log until its commit
+        with engine.begin() as conn:
             forget_decisions(conn, add_months(today.replace(day=1), -keep))
 
 
