@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, select, text
+from sqlalchemy import Column, Connection, Engine, and_, delete, select, text
 
 from . import feeds, visitors
 from .models import aggregator_state, event_log, events, title_votes
@@ -32,16 +32,17 @@ def run(engine: Engine, config: dict[str, Any], today: date) -> None:
         conn.execute(delete(title_votes).where(title_votes.c.readers < 2,
                                                title_votes.c.last_day < today - timedelta(days=VOTE_DAYS)))
     keep = int(config.get("EVENT_LOG_MONTHS") or 0)
+    before = add_months(today.replace(day=1), -keep)  # the first month kept
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             ensure_partitions(conn, today)
             if keep:
-                drop_partitions(conn, add_months(today.replace(day=1), -keep))
+                drop_partitions(conn, before)
         elif keep:
-            delete_months(conn, add_months(today.replace(day=1), -keep))
+            delete_months(conn, before)
     if keep:  # a transaction of its own: dropping a partition locks the whole log until its commit
         with engine.begin() as conn:
-            forget_decisions(conn, add_months(today.replace(day=1), -keep))
+            forget_decisions(conn, before)
 
 
 def add_months(month: date, n: int) -> date:
@@ -78,27 +79,29 @@ def counted_up_to(conn: Connection) -> int:
     return min([int(row.watermark), *(i - 1 for i in gaps)])
 
 
-def delete_months(conn: Connection, before: date) -> None:
-    """SQLite: delete the counted events of months before ``before``.
+def oldest_before(conn: Connection, column: Column[date], before: date) -> bool:
+    """Whether the oldest row of ``column``'s table (the lowest id, read through the key) has
+    ``column`` before ``before``.
 
-    The table has no index on the month, so the delete reads every counted event, holding
-    the database's write lock; it runs only when the oldest event (the lowest id, read
-    through the key) is of such a month, about once a month, instead of every minute."""
-    oldest = conn.scalar(select(event_log.c.month).order_by(event_log.c.id).limit(1))
-    if oldest is not None and oldest < before:
+    The tables deleted by date below have no index on it, so their deletes read every row; run
+    only when this holds, they run about once a month instead of every minute."""
+    oldest = conn.scalar(select(column).order_by(column.table.c.id).limit(1))
+    return oldest is not None and oldest < before
+
+
+def delete_months(conn: Connection, before: date) -> None:
+    """SQLite: delete the counted events of months before ``before`` (holding the database's
+    write lock while the delete reads every counted event: see ``oldest_before``)."""
+    if oldest_before(conn, event_log.c.month, before):
         conn.execute(delete(event_log).where(and_(event_log.c.month < before, event_log.c.id <= counted_up_to(conn))))
 
 
 def forget_decisions(conn: Connection, before: date) -> None:
-    """Delete the counting decisions (``events``) of days before ``before``.
-
-    The table has no index on the day (nothing else reads by it), so, as in ``delete_months``,
-    the delete, which reads every row, runs only when the oldest decision (the lowest id, read
-    through the key) is of such a day: about once a month. Ids follow the order of counting,
-    which is the order of arrival but for events counted late, within seconds of it: a row left
-    by that goes with the next month's."""
-    oldest = conn.scalar(select(events.c.day).order_by(events.c.id).limit(1))
-    if oldest is not None and oldest < before:
+    """Delete the counting decisions (``events``) of days before ``before`` (see
+    ``oldest_before``). Ids follow the order of counting, which is the order of arrival but
+    for events counted late, within seconds of it: a row left by that goes with the next
+    month's."""
+    if oldest_before(conn, events.c.day, before):
         conn.execute(delete(events).where(events.c.day < before))
 
 
