@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 from sqlalchemy import select
 
 from conftest import BeaconSender, make_app, register, within_one_window
@@ -274,6 +275,31 @@ def test_the_work_meanwhile_runs_once_a_check_while_its_answer_is_out(caplog: py
             assert limiter.check_many([reader], lambda: calls.append(3)) == [None]  # sent, then counted in memory
             assert limiter.check_many([reader], lambda: calls.append(4)) == [None]  # in memory at once
         assert calls == [1, 2, 3] and limiter.healthy is False
+    finally:
+        server.stop()
+
+
+def test_what_the_work_meanwhile_raises_is_the_callers_not_a_redis_failure(caplog: pytest.LogCaptureFixture) -> None:
+    """An error of the writer's own work during a check (``ValueError`` among them, which a
+    socket closed under another thread also raises) reaches the writer as it is; Redis stays
+    healthy, the check's answer is read off its connection, and the next check goes on in
+    Redis where this one left the counts."""
+    server = RedisServer()
+    try:
+        within_one_window()
+        limiter = limits.Limiter(server.url, "t", Limit.parse("2/minute"), Limit.parse("100/minute"))
+        reader = (1, "192.0.2.7")
+
+        def broken() -> None:
+            raise ValueError("the insert could not be made")
+
+        with caplog.at_level(logging.WARNING, logger="widget_server.limits"):
+            with pytest.raises(ValueError, match="the insert could not be made"):
+                limiter.check_many([reader], broken)
+            answers = limiter.check_many([reader, reader], lambda: None)
+        assert answers[0] is None and isinstance(answers[1], RateLimited)  # the first check counted, in Redis
+        assert limiter.healthy is True and not caplog.records
+        assert redis.Redis.from_url(server.url).keys("t:r:*")  # the reader's count is Redis's, not a worker's memory
     finally:
         server.stop()
 

@@ -27,6 +27,7 @@ warning is logged when it goes and one when it is back (checked every few second
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -234,11 +235,17 @@ class Limiter:
 
         ``meanwhile`` is called once the script is sent, while its answer is on its way: the
         caller's work that does not depend on the answer (see ``_evaluate``). Nothing is sent,
-        and it is not called, while Redis is known to be down."""
+        and it is not called, while Redis is known to be down. What it raises is raised here
+        once the answer is read, and is not taken for a failure of Redis (``_run`` takes a
+        ``ValueError`` or an ``OSError`` for a closed socket's)."""
         if self._redis_usable():
             now = int(time.time())
             keys = [key for beacon in beacons for key in self._redis_keys(beacon, now)]
-            answer = self._run(lambda: self._evaluate(self.script, keys, self.check_args, meanwhile))
+            failed: list[Exception] = []
+            then = None if meanwhile is None else functools.partial(kept_apart, meanwhile, failed)
+            answer = self._run(lambda: self._evaluate(self.script, keys, self.check_args, then))
+            if failed:
+                raise failed[0]
             if answer is not None:
                 return [RateLimited(max(1, int(answer[n + 1]))) if int(answer[n]) else None
                         for n in range(0, len(answer), 2)]
@@ -398,6 +405,14 @@ class Limiter:
         if not self.healthy and started >= self._changed_at:
             self.healthy, self._changed_at = True, time.monotonic()
             log.warning("Redis answers again: rate limits are shared again")
+
+
+def kept_apart(work: Callable[[], None], failed: list[Exception]) -> None:
+    """``work()``, what it raises kept in ``failed`` rather than raised through a Redis call."""
+    try:
+        work()
+    except Exception as exc:  # noqa: BLE001  # the caller raises it once the call is over
+        failed.append(exc)
 
 
 def init_app(app: Flask) -> None:
