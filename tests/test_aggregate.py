@@ -3,6 +3,8 @@ after a crash, around ids committed late, and with public titles only by consens
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -11,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, func, insert, select, text
 
-from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, register, table_rows
+from conftest import PG_SCHEMA, SECRET_KEYS, BeaconSender, Partner, aggregate, make_app, register, table_rows
 from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, sites, upkeep
-from widget_server.models import UNLINKED, Base, Site, daily_rollups, event_log, page_totals, pages
+from widget_server.models import UNLINKED, Base, Site, daily_rollups, event_log, events, page_totals, pages
 
 PAGE = "https://example.com/post/1"
 
@@ -184,6 +186,55 @@ def test_a_retry_in_another_month_is_counted_once(app: Flask, beacon: BeaconSend
         conn.execute(insert(event_log).values({**row, "month": upkeep.add_months(row["month"], 1)}))
     aggregate(app)
     assert len(table_rows(app, "events")) == 1 and shares_counted(app) == 1
+
+
+# Counts the event log as the aggregator elected in a gevent worker does, with a greenlet of its
+# own beside it standing for the worker's requests: how often that one ran meanwhile.
+IN_A_GEVENT_WORKER = """
+from gevent import monkey
+monkey.patch_all()
+import json, sys
+import gevent
+from widget_server import aggregate, create_app
+app = create_app(json.loads(sys.argv[1]))
+turns = 0
+def requests():
+    global turns
+    while True:
+        turns += 1
+        gevent.sleep(0)
+gevent.spawn(requests)
+gevent.sleep(0)
+before = turns
+counted = aggregate.catch_up(app.extensions["widget_engine"])
+print(json.dumps({"counted": counted, "turns": turns - before}))
+"""
+
+
+def test_the_aggregator_in_a_gevent_worker_lets_its_requests_run_while_it_counts(tmp_path: Any) -> None:
+    """The aggregator elected in the server runs in a gevent worker as one of its greenlets
+    (gevent patches threads), and SQLite calls do not yield: a batch decided at once held the
+    worker's requests until it was written. It gives them the worker every
+    ``PAUSE_EVERY`` events, and counts as before."""
+    url = f"sqlite:///{tmp_path / 'greened.db'}"
+    app = make_app(url, tmp_path)
+    with app.app_context():
+        site = sites.create_site("Greened", ["example.com"])
+        rows = [ingest.log_row(site.id, ingest.Beacon("share", "", f"https://example.com/post/{n % 7}", f"greened{n:04d}",
+                                                      "weibo", None), ingest.Reader(f"{n:032x}", False))
+                for n in range(400)]
+        with db.engine().begin() as conn:
+            conn.execute(insert(event_log), rows)
+    app.extensions["widget_engine"].dispose()
+    config = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path / "instance")}
+    done = subprocess.run([sys.executable, "-c", IN_A_GEVENT_WORKER, json.dumps(config)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["counted"] == 400
+    assert result["turns"] >= 400 // counting.PAUSE_EVERY
+    with app.app_context(), db.engine().connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(events).where(events.c.status == "counted")) == 400
+    assert shares_counted(app) == 400
 
 
 def test_aggregate_command_once(app: Flask, beacon: BeaconSender) -> None:

@@ -35,12 +35,17 @@ from sqlalchemy import Connection, Row, Table, bindparam, select
 
 from . import refusals
 from .bulk import Statement, execute, insert_rows, insert_statement, lookup, writing
+from .groups import pause
 from .ingest import ADDRESS, ADDRESS_CODE
 from .models import (actions, daily_marks, daily_rollups, daily_uniques, events, page_totals, pages, share_codes,
                      sites, title_votes, visitor_marks)
 from .models import refusals as refusals_table
 from .urls import url_hash
 
+# Events decided between two pauses (``groups.pause``), about 3 ms of CPU: the aggregator
+# elected in a gevent worker of the server is a greenlet of that worker, which serves no
+# request while a batch is decided unless it is given the worker back.
+PAUSE_EVERY = 50
 ROLLUP_COUNTERS = ("shares", "clickbacks", "bot_shares", "bot_clickbacks", "actions", "action_shares")
 UNIQUE_COUNTERS = ROLLUP_COUNTERS + ("sharers", "visitors")
 ROLLUP_KEY = ("site_id", "day", "page_id", "service", "referrer", "action")
@@ -193,7 +198,9 @@ def count_batch(conn: Connection, rows: Sequence[Row[Any]], now: datetime,
     (site, day) known to hold no marks of an earlier release, which this adds to (see ``earlier_days``)."""
     batch = Batch(conn, now)
     prefetch(batch, rows, set() if plain is None else plain)
-    for row in rows:
+    for n, row in enumerate(rows):
+        if n % PAUSE_EVERY == 0:
+            pause()
         if row.site_id not in batch.sites or (row.site_id, row.event_id) in batch.done:
             continue
         batch.done.add((row.site_id, row.event_id))
@@ -523,6 +530,7 @@ def write(batch: Batch) -> None:
     if titled:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         statements.append(Statement(f"UPDATE pages SET title = {mark} WHERE id = {mark}", titled))
+    pause()  # before the first write: on SQLite, before the write lock is taken
     execute(conn, unlinked)
     hold_sites(batch)
     execute(conn, statements)
