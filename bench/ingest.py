@@ -21,13 +21,23 @@ trusted proxy, a site limit that does not bind and the in-server aggregator off,
   a shared machine moves it much less than the rates. Each round also reads both sides' CPU
   (``cpu_ratio``: the bare app's workers' CPU per request over Sharebar's per beacon, its
   workers, the aggregator and, on PostgreSQL, the database and Redis servers; wrk left out),
-  and the next round starts once the aggregator has counted this one.
+  and the next round starts once the aggregator has counted this one. The events are measured
+  at each of ``--connections`` (64, then 16), wrk's connections shared by its threads.
+
+Why 64 first: a closed loop of wrk connections caps how many beacons a server holds at once,
+and so how many a worker's writer commits together (a run of a worker's waiting beacons,
+``groups``), which the bare app has no use for. Readers' browsers do not wait for each other's
+answers: under open arrivals the beacons waiting grow with the load until the runs are large
+enough, so a server's capacity is what it answers with many beacons held at once, at a
+latency still acceptable (64 connections at full speed: 10-15 ms a beacon). 16 connections, 8
+a worker, cap a run at 8 beacons; the line at 16 shows what that costs. The bare app answers
+as fast at 64 as at 16.
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
-[--seconds 6] [--history 1000000] [--endpoints events,counts,config]``. The PostgreSQL schemas
+[--seconds 6] [--history 1000000] [--endpoints events,counts,config] [--connections 64,16]``. The PostgreSQL schemas
 (``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
 Ends with one line per database and endpoint, e.g.
-``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L cpu_ratio=C``.
+``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L cpu_ratio=C connections=K``.
 """
 from __future__ import annotations
 
@@ -262,7 +272,8 @@ def bench(name: str, urls: tuple[str, str], redis_url: str | None, args: argpars
             web, counter, events_before = cpu_seconds(*workers(server)), cpu_seconds(worker.pid), logged(app)
             cpu = (lambda: (cpu_seconds(*workers(server)), cpu_seconds(worker.pid), servers_cpu(name)),
                    lambda: cpu_seconds(*workers(bare)))
-            lines.insert(0, ingest_line(name, app, key, (port, bare_port), cpu, args))
+            lines[:0] = [ingest_line(name, app, key, (port, bare_port), cpu, argparse.Namespace(**{
+                **vars(args), "connections": connections})) for connections in args.sweep]
             stored = logged(app) - events_before
             print(f"# {name}: CPU per stored event (warm-up included, {stored}): web workers "
                   f"{(cpu_seconds(*workers(server)) - web) * 1000 / stored:.2f} ms, aggregator "
@@ -313,19 +324,19 @@ def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
         web, counter = (web - web_then) * 1000 / answered, (counter - counter_then) * 1000 / answered
         servers = sum(used - servers_then.get(pid, 0.0) for pid, used in servers.items()) * 1000 / answered
         cpu_ratios.append(bare_per_request * 1000 / (web + counter + servers))
-        print(f"# {name} events round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU ms a beacon: web "
+        print(f"# {name} events, {args.connections} connections, round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU ms a beacon: web "
               f"{web:.3f}, aggregator {counter:.3f}, database servers {servers:.3f} (bare: {bare_per_request * 1000:.3f} "
               f"a request)", flush=True)
     rate = statistics.median(mine)
     delay = max(1, int(args.connections * 1000 / (rate / 2)))
     half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
-    print(f"# {name}: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms, "
+    print(f"# {name}, {args.connections} connections: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms, "
           f"p99 {half['p99_us'] / 1000:.1f} ms", flush=True)
     stored, counted, lag = check(app, prefix + "x", acknowledged)
     bare_rate = statistics.median(theirs)
     return (f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={rate / bare_rate:.2f} "
             f"p99_ms={half['p99_us'] / 1000:.1f} acknowledged={acknowledged} stored={stored} lag_p99_ms={lag:.0f} "
-            f"cpu_ratio={statistics.median(cpu_ratios):.2f}")
+            f"cpu_ratio={statistics.median(cpu_ratios):.2f} connections={args.connections}")
 
 
 def wait_counted(engine: Any, timeout: float = 60) -> None:
@@ -391,12 +402,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps (default: gunicorn.conf.py's)")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--connections", type=lambda v: [int(n) for n in v.split(",")], default=[64, 16],
+                        help="wrk connections: the events at each (the first for the page views too)")
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--endpoints", type=lambda v: v.split(","), default=["events", "counts", "config"],
                         help="comma list of events, counts, config")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
+    args.sweep, args.connections = args.connections, args.connections[0]
     scratch = tempfile.mkdtemp(prefix="bench-ingest-")
     tempfile.tempdir = scratch  # every folder and database of the run goes here, removed at the end
     try:
