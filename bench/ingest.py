@@ -22,19 +22,19 @@ trusted proxy, a site limit that does not bind and the in-server aggregator off,
   (``cpu_ratio``: the bare app's workers' CPU per request over Sharebar's per beacon, its
   workers, the aggregator and, on PostgreSQL, the database and Redis servers; wrk left out),
   and the next round starts once the aggregator has counted this one. The events are measured
-  at each of ``--connections`` (64, then 16), wrk's connections shared by its threads.
+  at each of ``--connections`` (16, then 64), wrk's connections shared by its threads.
 
-Why 64 first: a closed loop of wrk connections caps how many beacons a server holds at once,
-and so how many a worker's writer commits together (a run of a worker's waiting beacons,
-``groups``), which the bare app has no use for. Readers' browsers do not wait for each other's
-answers: under open arrivals the beacons waiting grow with the load until the runs are large
-enough, so a server's capacity is what it answers with many beacons held at once, at a
-latency still acceptable (64 connections at full speed: 10-15 ms a beacon). 16 connections, 8
-a worker, cap a run at 8 beacons; the line at 16 shows what that costs. The bare app answers
-as fast at 64 as at 16.
+Why twice: wrk is a closed loop (each connection sends its next beacon once the last is
+answered), so its connections cap the beacons a server holds at once, and with them a
+worker's runs (its writer checks and commits the beacons waiting together, ``groups``),
+which the bare app has no use for: at 16 connections both workers' runs together hold 16 at
+most. The line at 64 shows what larger runs save; it is not a rate readers' browsers could
+keep up: the same load from 256 connections each pausing between beacons, nearer
+independent arrivals, was answered at about the rate at 16, with a far longer tail
+(``bench/README.md``).
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
-[--seconds 6] [--history 1000000] [--endpoints events,counts,config] [--connections 64,16]``. The PostgreSQL schemas
+[--seconds 6] [--history 1000000] [--endpoints events,counts,config] [--connections 16,64]``. The PostgreSQL schemas
 (``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
 Ends with one line per database and endpoint, e.g.
 ``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L cpu_ratio=C connections=K``.
@@ -402,7 +402,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--workers", type=int, help="WEB_CONCURRENCY for both apps (default: gunicorn.conf.py's)")
     parser.add_argument("--wrk-threads", type=int, default=2)
-    parser.add_argument("--connections", type=lambda v: [int(n) for n in v.split(",")], default=[64, 16],
+    parser.add_argument("--connections", type=lambda v: [int(n) for n in v.split(",")], default=[16, 64],
                         help="wrk connections: the events at each (the first for the page views too)")
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--endpoints", type=lambda v: v.split(","), default=["events", "counts", "config"],
