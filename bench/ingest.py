@@ -34,8 +34,9 @@ independent arrivals, was answered at about the rate at 16, with a far longer ta
 (``bench/README.md``).
 
 Run: ``python bench/ingest.py [--postgres postgresql://... --redis redis://...] [--rounds 3]
-[--seconds 6] [--history 1000000] [--endpoints events,counts,config] [--connections 16,64]``. The PostgreSQL schemas
-(``--schema`` and ``--schema``_history) are emptied first and dropped at the end.
+[--seconds 6] [--history 1000000] [--endpoints events,counts,config] [--connections 16,64]``.
+The PostgreSQL schemas (``--schema`` and ``--schema``_history) are emptied first and dropped
+at the end.
 Ends with one line per database and endpoint, e.g.
 ``db=sqlite endpoint=events per_s=N bare_per_s=M ratio=R p99_ms=P acknowledged=A stored=S lag_p99_ms=L cpu_ratio=C connections=K``.
 """
@@ -324,14 +325,14 @@ def ingest_line(name: str, app: Any, key: str, ports: tuple[int, int],
         web, counter = (web - web_then) * 1000 / answered, (counter - counter_then) * 1000 / answered
         servers = sum(used - servers_then.get(pid, 0.0) for pid, used in servers.items()) * 1000 / answered
         cpu_ratios.append(bare_per_request * 1000 / (web + counter + servers))
-        print(f"# {name} events, {args.connections} connections, round {n}: {mine[-1]:.0f}/s, bare {theirs[-1]:.0f}/s; CPU ms a beacon: web "
-              f"{web:.3f}, aggregator {counter:.3f}, database servers {servers:.3f} (bare: {bare_per_request * 1000:.3f} "
-              f"a request)", flush=True)
+        print(f"# {name} events, {args.connections} connections, round {n}: {mine[-1]:.0f}/s, bare "
+              f"{theirs[-1]:.0f}/s; CPU ms a beacon: web {web:.3f}, aggregator {counter:.3f}, database servers "
+              f"{servers:.3f} (bare: {bare_per_request * 1000:.3f} a request)", flush=True)
     rate = statistics.median(mine)
     delay = max(1, int(args.connections * 1000 / (rate / 2)))
     half = wrk(port, args.seconds, args, site=key, prefix=f"{prefix}h", delay_ms=str(delay))
-    print(f"# {name}, {args.connections} connections: half rate {half['per_s']:.0f}/s (delay {delay} ms), p50 {half['p50_us'] / 1000:.1f} ms, "
-          f"p99 {half['p99_us'] / 1000:.1f} ms", flush=True)
+    print(f"# {name}, {args.connections} connections: half rate {half['per_s']:.0f}/s (delay {delay} ms), "
+          f"p50 {half['p50_us'] / 1000:.1f} ms, p99 {half['p99_us'] / 1000:.1f} ms", flush=True)
     stored, counted, lag = check(app, prefix + "x", acknowledged)
     bare_rate = statistics.median(theirs)
     return (f"db={name} endpoint=events per_s={rate:.0f} bare_per_s={bare_rate:.0f} ratio={rate / bare_rate:.2f} "
