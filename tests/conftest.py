@@ -112,10 +112,9 @@ def within_one_window(margin: float = 5.0, seconds: int = 60) -> None:
         time.sleep(left + 0.01)
 
 
-def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
-    if any(name.startswith("RATE_LIMIT_") for name in config):
-        within_one_window()
-    settings = {
+def app_settings(database_url: str, tmp_path: Any) -> dict[str, Any]:
+    """The tests' app settings (plain values: a child process can take them as JSON)."""
+    return {
         "TESTING": True,
         "DATABASE_URL": database_url,
         "SECRET_KEYS": SECRET_KEYS,
@@ -124,7 +123,12 @@ def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
         "COUNTS_CACHE_SECONDS": 0,  # reads see the counts of the beacons sent just before
         "REFUSALS_FLUSH_SECONDS": 0,  # refusals are written as they come (test_refusals tests the buffering)
     }
-    app = create_app({**settings, **config})
+
+
+def make_app(database_url: str, tmp_path: Any, **config: Any) -> Flask:
+    if any(name.startswith("RATE_LIMIT_") for name in config):
+        within_one_window()
+    app = create_app({**app_settings(database_url, tmp_path), **config})
     app.test_client_class = CaughtUpClient
     with app.app_context():
         db.upgrade()

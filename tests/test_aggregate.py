@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, func, insert, select, text
 
-from conftest import PG_SCHEMA, SECRET_KEYS, BeaconSender, Partner, aggregate, make_app, register, table_rows
+from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, app_settings, make_app, register, table_rows
 from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, sites, upkeep
 from widget_server.models import UNLINKED, Base, Site, daily_rollups, event_log, page_totals, pages
 
@@ -226,9 +226,8 @@ def test_the_aggregator_in_a_gevent_worker_lets_its_requests_run_while_it_counts
         with db.engine().begin() as conn:
             conn.execute(insert(event_log), rows)
     app.extensions["widget_engine"].dispose()
-    config = {"TESTING": True, "DATABASE_URL": url, "SECRET_KEYS": SECRET_KEYS, "INSTANCE_PATH": str(tmp_path / "instance")}
-    done = subprocess.run([sys.executable, "-c", IN_A_GEVENT_WORKER, json.dumps(config)], capture_output=True, text=True,
-                          timeout=120, check=True)
+    done = subprocess.run([sys.executable, "-c", IN_A_GEVENT_WORKER, json.dumps(app_settings(url, tmp_path))],
+                          capture_output=True, text=True, timeout=120, check=True)
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["counted"] == 400
     assert result["turns"] >= 400 // counting.PAUSE_EVERY
