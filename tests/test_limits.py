@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -360,6 +362,71 @@ def test_a_caller_whose_result_is_in_does_not_wait_for_the_next_run() -> None:
     for caller in callers.values():
         caller.join(5)
     assert answers == {item: item.upper() for item in "abcde"}
+
+
+# Under gevent: three requests whose bytes come in just before a fourth leads a run.
+GATHERED = """
+from gevent import monkey
+monkey.patch_all()
+import json, socket
+import gevent
+from widget_server import groups
+runs = []
+def work(items):
+    runs.append(sorted(map(str, items)))
+    return items
+group = groups.Group(work, 100)
+pairs = [socket.socketpair() for _ in range(3)]
+def request(n, sock):
+    sock.recv(1)
+    return group.call(n, 5.0)
+waiting = [gevent.spawn(request, n, theirs) for n, (_, theirs) in enumerate(pairs)]
+gevent.sleep(0)
+for ours, _ in pairs:
+    ours.send(b"x")
+leader = gevent.spawn(group.call, "lead", 5.0)
+gevent.joinall([leader, *waiting], timeout=5)
+print(json.dumps({"runs": runs, "answers": [g.value for g in [leader, *waiting]]}))
+"""
+
+
+def test_a_leader_in_a_gevent_worker_takes_the_requests_that_came_in_meanwhile() -> None:
+    """Before its run the leader lets its worker read what arrived (``groups.gather``): a
+    request whose bytes came in while others ran goes in the same run, not the next."""
+    done = subprocess.run([sys.executable, "-c", GATHERED], capture_output=True, text=True, timeout=60, check=True)
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["runs"] == [["0", "1", "2", "lead"]]
+    assert result["answers"] == ["lead", 0, 1, 2]
+
+
+# Under gevent: a greenlet that never lets the loop be idle, as a worker that never runs out
+# of requests, beside a leader.
+NEVER_IDLE = """
+from gevent import monkey
+monkey.patch_all()
+import json
+import gevent
+from widget_server import groups
+busy = True
+def requests():
+    while busy:
+        gevent.sleep(0)
+spinner = gevent.spawn(requests)
+gevent.sleep(0)
+group = groups.Group(lambda items: [item.upper() for item in items], 100)
+leader = gevent.spawn(group.call, "lead", 5.0)
+leader.join(3)
+busy = False
+spinner.join(1)
+print(json.dumps({"answer": leader.value}))
+"""
+
+
+def test_a_leader_in_a_worker_that_is_never_idle_still_runs() -> None:
+    """The leader's wait for its worker to be idle is bounded (``groups.GATHER_SECONDS``):
+    unbounded, this run never started."""
+    done = subprocess.run([sys.executable, "-c", NEVER_IDLE], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout.splitlines()[-1]) == {"answer": "LEAD"}
 
 
 def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> None:
