@@ -17,8 +17,8 @@ Under gunicorn's gevent workers the callers are greenlets of one thread. The lea
 lets the worker do everything else it can (``gather``): requests whose bytes came in
 meanwhile are read, and reach the group and queue their items; then it runs the work on them
 all. While it waits on a socket (PostgreSQL, Redis: gevent patched them) the others go on
-queueing for the next run. Under threads the same code groups the
-requests of a gthread worker, and a sync worker's one request is a group of one.
+queueing for the next run. Under threads the same code groups the requests of a gthread
+worker, and a sync worker's one request is a group of one.
 """
 from __future__ import annotations
 
