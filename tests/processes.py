@@ -91,6 +91,14 @@ class RedisServer:
             self.process = None
 
 
+def python_json(script: str, *args: str, timeout: float = 120) -> Any:
+    """Run ``script`` in a Python process of its own (one gevent patches, say) and return what
+    the last line it printed says, as JSON."""
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+                          check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

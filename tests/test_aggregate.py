@@ -3,8 +3,6 @@ after a crash, around ids committed late, and with public titles only by consens
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from typing import Any
 
@@ -14,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, func, insert, select, text
 
 from conftest import PG_SCHEMA, BeaconSender, Partner, aggregate, app_settings, make_app, register, table_rows
+from processes import python_json
 from widget_server import aggregate as aggregator, counting, db, feeds, ingest, locks, pages as page_titles, sites, upkeep
 from widget_server.models import UNLINKED, Base, Site, daily_rollups, event_log, page_totals, pages
 
@@ -226,9 +225,7 @@ def test_the_aggregator_in_a_gevent_worker_lets_its_requests_run_while_it_counts
         with db.engine().begin() as conn:
             conn.execute(insert(event_log), rows)
     app.extensions["widget_engine"].dispose()
-    done = subprocess.run([sys.executable, "-c", IN_A_GEVENT_WORKER, json.dumps(app_settings(url, tmp_path))],
-                          capture_output=True, text=True, timeout=120, check=True)
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = python_json(IN_A_GEVENT_WORKER, json.dumps(app_settings(url, tmp_path)))
     assert result["counted"] == 400
     assert result["turns"] >= 400 // counting.PAUSE_EVERY
     assert sum(row.status == "counted" for row in table_rows(app, "events")) == 400

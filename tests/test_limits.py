@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -18,7 +16,7 @@ import redis
 from sqlalchemy import select
 
 from conftest import BeaconSender, make_app, register, within_one_window
-from processes import RedisServer
+from processes import RedisServer, python_json
 from widget_server import db, groups, limits
 from widget_server.models import event_log
 from widget_server.limits import Limit, MemoryLimiter, RateLimited, reader_address
@@ -393,8 +391,7 @@ print(json.dumps({"runs": runs, "answers": [g.value for g in [leader, *waiting]]
 def test_a_leader_in_a_gevent_worker_takes_the_requests_that_came_in_meanwhile() -> None:
     """Before its run the leader lets its worker read what arrived (``groups.gather``): a
     request whose bytes came in while others ran goes in the same run, not the next."""
-    done = subprocess.run([sys.executable, "-c", GATHERED], capture_output=True, text=True, timeout=60, check=True)
-    result = json.loads(done.stdout.splitlines()[-1])
+    result = python_json(GATHERED)
     assert result["runs"] == [["0", "1", "2", "lead"]]
     assert result["answers"] == ["lead", 0, 1, 2]
 
@@ -425,8 +422,7 @@ print(json.dumps({"answer": leader.value}))
 def test_a_leader_in_a_worker_that_is_never_idle_still_runs() -> None:
     """The leader's wait for its worker to be idle is bounded (``groups.GATHER_SECONDS``):
     unbounded, this run never started."""
-    done = subprocess.run([sys.executable, "-c", NEVER_IDLE], capture_output=True, text=True, timeout=60, check=True)
-    assert json.loads(done.stdout.splitlines()[-1]) == {"answer": "LEAD"}
+    assert python_json(NEVER_IDLE) == {"answer": "LEAD"}
 
 
 def test_a_group_hands_a_failure_to_every_caller_and_forgets_a_late_one() -> None:
